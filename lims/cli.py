@@ -1,0 +1,108 @@
+"""``flask --app wsgi lims …``: one transaction per command (SPEC §7 CLI)."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from lims.audit import set_actor, verify
+from lims.db import transaction
+from lims.errors import DomainError
+
+lims_cli = AppGroup("lims", help="Batch tracker administration.")
+
+DEMO_PASSWORD = "demo-pass-1"  # noqa: S105 — demo seed only, printed by seed-demo
+DEMO_USERS = [
+    ("tech1", "Tina Technician", "technician"),
+    ("tech2", "Theo Technician", "technician"),
+    ("qa1", "Quinn Quality", "qa"),
+    ("qa2", "Quentin Assurance", "qa"),
+    ("admin", "Ada Admin", "admin"),
+]
+
+
+def _as_cli_actor() -> None:
+    set_actor(None, f"cli:{getpass.getuser()}")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@lims_cli.command("init-db")
+def init_db() -> None:
+    """Create the schema, or upgrade it to the newest migration."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    click.echo("Database schema is at the newest revision.")
+
+
+@lims_cli.command("create-user")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["technician", "qa", "admin"]))
+@click.option("--full-name", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when left out.")
+def create_user(username: str, role: str, full_name: str, password: str) -> None:
+    """Create an account."""
+    from lims.auth.services import create_user as create
+
+    _as_cli_actor()
+    try:
+        with transaction():
+            create(username, full_name, role, password)
+    except DomainError as refusal:
+        _fail(refusal.message)
+    click.echo(f"Created {role} {username}.")
+
+
+@lims_cli.command("unlock-user")
+@click.argument("username")
+def unlock_user(username: str) -> None:
+    """Unlock an account locked after failed attempts."""
+    from lims.auth.services import find_user
+    from lims.auth.services import unlock_user as unlock
+
+    _as_cli_actor()
+    with transaction():
+        user = find_user(username)
+        if user is None:
+            _fail(f"no user {username}")
+        unlock(user)
+    click.echo(f"Unlocked {username}.")
+
+
+@lims_cli.command("seed-demo")
+def seed_demo() -> None:
+    """Demo users (and each feature's demo data). Never run this on a production database."""
+    from lims.auth.services import create_user as create
+    from lims.auth.services import find_user
+    from lims.extension_points import points
+
+    _as_cli_actor()
+    with transaction():
+        for username, full_name, role in DEMO_USERS:
+            if find_user(username) is None:
+                create(username, full_name, role, DEMO_PASSWORD)
+        for _order, seeder in points(current_app).seeders:
+            seeder()
+    users = ", ".join(f"{u} ({r})" for u, _n, r in DEMO_USERS)
+    click.echo(f"Demo data ready. Demo users (password {DEMO_PASSWORD!r}): {users}")
+
+
+@lims_cli.command("audit-verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain; exit 1 naming the first broken entry."""
+    result = verify()
+    if result.intact:
+        click.echo(f"Audit trail intact: {result.checked} entries verified.")
+        return
+    click.echo(f"Audit trail BROKEN at entry seq {result.broken.seq}: {result.broken.problem}",
+               err=True)
+    sys.exit(1)

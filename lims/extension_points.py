@@ -1,0 +1,81 @@
+"""How feature packages plug into the core without the core importing them.
+
+Each feature package's ``init_app(app)`` registers its navigation entries,
+dashboard panels, scan resolvers and demo-data seeders here; the core reads
+them. (The app factory is the only place that knows every package.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    endpoint: str
+    roles: frozenset[str] = frozenset()  # empty: every role
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class ScanHit:
+    """What a scanned code resolved to: ``type`` is collection, batch, dose…"""
+
+    type: str
+    id: int
+    url: str | None = None
+    label: str = ""
+
+
+Resolver = Callable[[str], ScanHit | None]
+Panel = Callable[[Any], str | None]  # user -> rendered HTML or None
+Seeder = Callable[[], None]
+
+
+@dataclass
+class ExtensionPoints:
+    nav: list[NavItem] = field(default_factory=list)
+    resolvers: list[Resolver] = field(default_factory=list)
+    panels: list[tuple[int, Panel]] = field(default_factory=list)
+    seeders: list[tuple[int, Seeder]] = field(default_factory=list)
+
+
+def points(app: Flask | None = None) -> ExtensionPoints:
+    app = app or current_app
+    return app.extensions.setdefault("lims_points", ExtensionPoints())
+
+
+def add_nav(app: Flask, item: NavItem) -> None:
+    points(app).nav.append(item)
+    points(app).nav.sort(key=lambda i: i.order)
+
+
+def add_resolver(app: Flask, resolver: Resolver) -> None:
+    points(app).resolvers.append(resolver)
+
+
+def add_panel(app: Flask, panel: Panel, order: int = 100) -> None:
+    points(app).panels.append((order, panel))
+    points(app).panels.sort(key=lambda p: p[0])
+
+
+def add_seeder(app: Flask, seeder: Seeder, order: int = 100) -> None:
+    points(app).seeders.append((order, seeder))
+    points(app).seeders.sort(key=lambda s: s[0])
+
+
+def resolve_scan(code: str) -> ScanHit | None:
+    """Resolve scanned text with every registered resolver; the first hit wins."""
+    text = code.strip()
+    if not text:
+        return None
+    for resolver in points().resolvers:
+        hit = resolver(text)
+        if hit is not None:
+            return hit
+    return None
