@@ -71,6 +71,7 @@ def register_core(app: Flask) -> None:
 
     auth.init_app(app)
     rest_api(app).register_blueprint(audit_api.blp)
+    rest_api(app).register_blueprint(web_api.blp)
     web.register(app)
     nav.init_app(app)
 
