@@ -66,6 +66,7 @@ def register_core(app: Flask) -> None:
     from lims import auth
     from lims.audit import api as audit_api
     from lims.extensions import rest_api
+    from lims.web import api as web_api
     from lims.web import nav
     from lims.web import views as web
 
