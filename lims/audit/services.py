@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,19 +28,18 @@ class VerifyResult:
         return self.broken is None
 
 
-def _chain_rows(batch_size: int = 2000) -> Iterator[ChainRow]:
-    result = db.session.execute(
-        select(*_CHAIN_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=batch_size))
-    for row in result:
-        yield ChainRow(*row)
-
-
 def verify() -> VerifyResult:
     """Recompute the whole chain in constant memory (SPEC §8: ``audit-verify``)."""
     head = db.session.execute(select(AuditHead.last_seq, AuditHead.last_hash)
                               .where(AuditHead.id == 1)).one_or_none()
     head_seq, head_hash = (head.last_seq, head.last_hash) if head else (None, None)
-    checked, broken = first_break(_chain_rows(), GENESIS_HASH, head_seq, head_hash)
+    result = db.session.execute(
+        select(*_CHAIN_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=2000))
+    try:
+        checked, broken = first_break((ChainRow(*row) for row in result), GENESIS_HASH,
+                                      head_seq, head_hash)
+    finally:
+        result.close()
     return VerifyResult(checked, broken)
 
 

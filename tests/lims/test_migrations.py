@@ -1,0 +1,79 @@
+"""Schema migrations: empty → head, models == migrations, down and up again."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+
+from lims import create_app
+from lims.db import db
+from tests.conftest import PG_URL, _pg_admin_url, _test_config
+
+
+@pytest.fixture
+def empty_database_url(tmp_path, instance_dir):
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    admin_url = _pg_admin_url(PG_URL)
+    name = f"lims_mig_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def fresh_app(empty_database_url):
+    app = create_app(_test_config(empty_database_url))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _tables() -> set[str]:
+    return set(sa.inspect(db.engine).get_table_names())
+
+
+def test_migration_from_empty_to_head(fresh_app):
+    assert _tables() == set()
+    upgrade()
+    assert {"user_account", "api_token", "signature", "audit_entry", "audit_head",
+            "alembic_version"} <= _tables()
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT last_seq FROM audit_head WHERE id = 1")).scalar() == 0
+
+
+def test_models_and_migrations_agree(fresh_app):
+    upgrade()
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, db.metadata)
+    assert differences == [], "run `flask db migrate` — models and migrations differ"
+
+
+def test_downgrade_to_base_and_up_again(fresh_app):
+    upgrade()
+    downgrade(revision="base")
+    assert _tables() <= {"alembic_version"}
+    upgrade()
+    assert "audit_entry" in _tables()
+
+
+def test_init_db_command_is_idempotent(fresh_app):
+    runner = fresh_app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["lims", "init-db"])
+        assert result.exit_code == 0, result.output
+        assert "newest revision" in result.output
