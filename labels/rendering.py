@@ -1,0 +1,555 @@
+"""Dose and in-process labels as PDF and ZPL bytes (SPEC.md §6).
+
+Pure functions: they take label data and return bytes; they know nothing of
+requests, the database or printers.
+
+* Linear bar codes: plain Code 128 (no FNC1), module 0.25 mm, quiet zone of
+  10 modules, bar height 7 mm (≥ 5 mm and ≥ 15 % of the symbol length for
+  every ISBT 128 text used here).  The DIN check character is printed in a
+  box beside the eye-readable DIN and is never encoded.
+* The 2-D symbol is a Data Matrix ECC 200 carrying the compound message,
+  module 0.5 mm (ST-001 asks for 0.25–1 mm), quiet zone of 2 modules.
+* Dose label layout (100 × 100 mm by default; at least 95 × 95 mm): DIN and
+  product code bar codes on top, expiry bar code and Data Matrix below them,
+  then the text block: product name, cell count, volume, storage
+  temperature, collection date, chain of identity, recipient identifiers,
+  every statement, and the processing facility's name and address.  Text
+  shrinks to fit; if it still does not fit a ``ValueError`` is raised rather
+  than leaving a statement out.
+* :func:`dose_label_sheet_pdf` puts as many labels as fit on A4 pages (2 × 2
+  for 100 × 100 mm labels) with a thin cut outline.
+* Text uses DejaVu Sans when the system has it (so ``≤`` or ``−`` print);
+  otherwise Helvetica, and text outside Windows-1252 is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from io import BytesIO
+
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from batches import isbt128
+from labels.symbols import (
+    QUIET_ZONE_MODULES,
+    code128_modules,
+    datamatrix_matrix,
+    zpl_code128_data,
+)
+
+MODULE_MM = 0.25
+BAR_HEIGHT_MM = 7.0
+MATRIX_MODULE_MM = 0.5
+MATRIX_QUIET_MODULES = 2
+MARGIN_MM = 3.0
+MIN_DOSE_LABEL_MM = 95.0
+QUARANTINE_STATEMENT = "QUARANTINE — NOT FOR RELEASE"
+_MIN_FONT_PT = 5.0
+
+_FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
+
+
+@dataclass(frozen=True)
+class Fonts:
+    regular: str
+    bold: str
+    mono: str
+    unicode: bool
+
+
+@dataclass(frozen=True)
+class DoseLabel:
+    """Everything printed on a dose label (SPEC §6 "Label content").
+
+    The ISBT 128 texts are the exact bar code texts; they are checked
+    against each other when the label is made.
+    """
+
+    din: str
+    check_character: str
+    flags: str
+    product_code_text: str
+    expiry_text: str
+    matrix_text: str
+    product_name: str
+    cells: int | str
+    volume_ml: int | float | Decimal | str
+    storage_temperature: str
+    facility_name: str
+    facility_address: str
+    statements: Sequence[str] = ()
+    collection_date_text: str | None = None
+    recipient_identifiers: Sequence[str] = ()
+    division: str = "00"
+    quarantine: bool = False
+    chain_of_identity_text: str | None = None
+
+    def __post_init__(self) -> None:
+        if isbt128.din_check_character(self.din) != self.check_character:
+            raise ValueError(f"check character {self.check_character!r} is wrong for {self.din}")
+        isbt128.din_barcode_text(self.din, self.flags)
+        product = isbt128.parse_product_code(self.product_code_text)
+        if product.division != self.division:
+            raise ValueError(f"division {self.division!r} differs from the product code's")
+        isbt128.parse_expiry_text(self.expiry_text)
+        if self.collection_date_text is not None:
+            isbt128.parse_collection_date_text(self.collection_date_text)
+        if self.chain_of_identity_text is not None:
+            isbt128.parse_chain_of_identity(self.chain_of_identity_text)
+        scanned = isbt128.parse_scanned(self.matrix_text)
+        if scanned["kind"] != "compound" or scanned.get("din") != self.din:
+            raise ValueError("the Data Matrix text must be a compound message with this DIN")
+
+    @property
+    def din_text(self) -> str:
+        """The DIN bar code text: ``=`` + DIN + flags."""
+        return isbt128.DIN_PREFIX + self.din + self.flags
+
+    def printed_statements(self) -> list[str]:
+        """Statements to print, the quarantine legend first when quarantined."""
+        statements = list(self.statements)
+        if self.quarantine and QUARANTINE_STATEMENT not in statements:
+            statements.insert(0, QUARANTINE_STATEMENT)
+        return statements
+
+    def text_lines(self) -> list[tuple[str, str]]:
+        """(style, text) lines of the text block, in print order."""
+        lines = [("title", self.product_name)]
+        lines.append(("body", f"Cells: {format_cells(self.cells)}"))
+        lines.append(("body", f"Volume: {self.volume_ml} mL"))
+        lines.append(("body", f"Store at: {self.storage_temperature}"))
+        if self.collection_date_text:
+            collected = isbt128.parse_collection_date_text(self.collection_date_text)
+            lines.append(("body", f"Collected: {collected:%Y-%m-%d %H:%M}"))
+        if self.chain_of_identity_text:
+            coi = isbt128.parse_chain_of_identity(self.chain_of_identity_text)
+            lines.append(("body", f"CoI: {coi.identifier} [{coi.check_character}]"))
+        for identifier in self.recipient_identifiers:
+            lines.append(("strong", f"Recipient: {identifier}"))
+        for statement in self.printed_statements():
+            lines.append(("strong", statement))
+        lines.append(("small", self.facility_name))
+        lines.append(("small", self.facility_address))
+        return lines
+
+
+@dataclass(frozen=True)
+class InProcessLabel:
+    """A small label for a collection or culture vessel (SPEC §6).
+
+    ``barcode_text`` is a DIN bar code text (``=`` + DIN + flags) or any
+    printable ASCII identifier such as a batch number.  For a DIN the
+    eye-readable DIN and its boxed check character are printed.
+    """
+
+    barcode_text: str
+    lines: Sequence[str] = field(default_factory=tuple)
+
+
+def format_cells(cells: int | str) -> str:
+    """Cell count as printed: ``1.00 x 10^8`` for a number (ASCII, so every printer
+    font has it), text unchanged."""
+    if isinstance(cells, str):
+        return cells
+    if isinstance(cells, bool) or cells < 0:
+        raise ValueError(f"cell count must be a non-negative number: {cells!r}")
+    if cells < 1000:
+        return str(cells)
+    exponent = len(str(int(cells))) - 1
+    return f"{cells / 10**exponent:.2f} x 10^{exponent}"
+
+
+# --------------------------------------------------------------------------
+# PDF
+# --------------------------------------------------------------------------
+
+
+def dose_label_pdf(label: DoseLabel, width_mm: float = 100, height_mm: float = 100) -> bytes:
+    """One dose label as a one-page PDF sized to the label stock (SPEC §6)."""
+    _require_dose_size(width_mm, height_mm)
+    buffer = BytesIO()
+    canvas = _new_canvas(buffer, (width_mm * mm, height_mm * mm), f"Dose label {label.din}")
+    _draw_dose_label(canvas, label, 0, 0, width_mm, height_mm)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def dose_label_sheet_pdf(
+    labels: Sequence[DoseLabel], width_mm: float = 100, height_mm: float = 100
+) -> bytes:
+    """Labels of a whole batch on A4 pages, as many per page as fit (SPEC §6)."""
+    if not labels:
+        raise ValueError("a label sheet needs at least one label")
+    _require_dose_size(width_mm, height_mm)
+    page_w, page_h = A4
+    cols = int((page_w / mm - 2 * MARGIN_MM) // width_mm)
+    rows = int((page_h / mm - 2 * MARGIN_MM) // height_mm)
+    if cols < 1 or rows < 1:
+        raise ValueError("labels of this size do not fit on an A4 page")
+    left = (page_w / mm - cols * width_mm) / 2
+    top = (page_h / mm - rows * height_mm) / 2
+    buffer = BytesIO()
+    canvas = _new_canvas(buffer, A4, "Dose label sheet")
+    per_page = cols * rows
+    for index, label in enumerate(labels):
+        if index and index % per_page == 0:
+            canvas.showPage()
+        slot = index % per_page
+        x = left + (slot % cols) * width_mm
+        y = page_h / mm - top - (slot // cols + 1) * height_mm
+        canvas.setLineWidth(0.2)
+        canvas.rect(x * mm, y * mm, width_mm * mm, height_mm * mm)
+        _draw_dose_label(canvas, label, x, y, width_mm, height_mm)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def in_process_label_pdf(
+    label: InProcessLabel, width_mm: float = 50, height_mm: float = 25
+) -> bytes:
+    """A small in-process label: one Code 128 bar code and a few text lines (SPEC §6)."""
+    fonts = label_fonts()
+    modules = code128_modules(label.barcode_text)
+    needed = (len(modules) + 2 * QUIET_ZONE_MODULES) * MODULE_MM + 2
+    if needed > width_mm:
+        raise ValueError(f"bar code {label.barcode_text!r} needs {needed:.1f} mm of width")
+    buffer = BytesIO()
+    canvas = _new_canvas(buffer, (width_mm * mm, height_mm * mm), "In-process label")
+    top = height_mm - 1.5
+    bar_height = 5.5
+    _draw_code128(canvas, 1, top - bar_height, label.barcode_text, bar_height)
+    y = top - bar_height - 3.2
+    din = _din_of(label.barcode_text)
+    if din:
+        _draw_din_text(canvas, fonts, din, 1 + QUIET_ZONE_MODULES * MODULE_MM, y, 8)
+        y -= 3.2
+    for line in label.lines:
+        size = _fit_font(canvas, fonts.regular, [line], width_mm - 2, 7)
+        _text(canvas, fonts.regular, size, 1, y, line)
+        y -= size * 0.3528 * 1.2
+        if y < 0.5:
+            raise ValueError("in-process label text does not fit")
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _draw_dose_label(
+    canvas: Canvas, label: DoseLabel, x0: float, y0: float, width: float, height: float
+) -> None:
+    fonts = label_fonts()
+    for _style, text in label.text_lines():
+        _require_printable(text, fonts)
+    top = y0 + height - MARGIN_MM
+    left, right = x0 + MARGIN_MM, x0 + width - MARGIN_MM
+
+    _draw_code128(canvas, left, top - BAR_HEIGHT_MM, label.din_text, BAR_HEIGHT_MM)
+    text_x = left + QUIET_ZONE_MODULES * MODULE_MM
+    _draw_din_text(canvas, fonts, label.din, text_x, top - BAR_HEIGHT_MM - 4.2, 10)
+    product_w = _code128_width(label.product_code_text)
+    product_x = right - product_w
+    _draw_code128(canvas, product_x, top - BAR_HEIGHT_MM, label.product_code_text, BAR_HEIGHT_MM)
+    product = isbt128.parse_product_code(label.product_code_text)
+    _text(
+        canvas, fonts.mono, 9, product_x + QUIET_ZONE_MODULES * MODULE_MM,
+        top - BAR_HEIGHT_MM - 4.0,
+        f"{product.product_description_code} {product.collection_type} {product.division}",
+    )
+
+    band_top = top - BAR_HEIGHT_MM - 7.5
+    _draw_code128(canvas, left, band_top - BAR_HEIGHT_MM, label.expiry_text, BAR_HEIGHT_MM)
+    expires = isbt128.parse_expiry_text(label.expiry_text)
+    _text(canvas, fonts.bold, 9, text_x, band_top - BAR_HEIGHT_MM - 4.0,
+          f"EXP {expires:%Y-%m-%d %H:%M}")
+    matrix_size = _draw_datamatrix(canvas, right, band_top, label.matrix_text)
+
+    text_top = min(band_top - BAR_HEIGHT_MM - 6.5, band_top - matrix_size - 1.0)
+    available = text_top - y0 - 2
+    _draw_text_block(canvas, fonts, label.text_lines(), left, text_top, right - left, available)
+
+
+def _draw_text_block(
+    canvas: Canvas,
+    fonts: Fonts,
+    lines: list[tuple[str, str]],
+    x: float,
+    top: float,
+    width: float,
+    available: float,
+) -> None:
+    scale = 1.0
+    while True:
+        wrapped = _wrap_block(fonts, lines, width, scale)
+        needed = sum(size * 0.3528 * 1.2 for _font, size, _text_line in wrapped)
+        if needed <= available:
+            break
+        scale *= 0.92
+        if 8 * scale < _MIN_FONT_PT:
+            raise ValueError("label text does not fit on the label; use a larger stock")
+    y = top
+    for font, size, text in wrapped:
+        y -= size * 0.3528
+        _text(canvas, font, size, x, y, text)
+        y -= size * 0.3528 * 0.2
+
+
+def _wrap_block(
+    fonts: Fonts, lines: list[tuple[str, str]], width: float, scale: float
+) -> list[tuple[str, float, str]]:
+    styles = {
+        "title": (fonts.bold, 12.0),
+        "body": (fonts.regular, 9.0),
+        "strong": (fonts.bold, 8.5),
+        "small": (fonts.regular, 7.5),
+    }
+    out = []
+    for style, text in lines:
+        font, size = styles[style]
+        size *= scale
+        for piece in simpleSplit(text, font, size, width * mm) or [""]:
+            out.append((font, size, piece))
+    return out
+
+
+def _draw_code128(canvas: Canvas, x: float, y: float, text: str, height: float) -> float:
+    """Draw ``text`` with its left quiet zone starting at (x, y) mm; returns the width."""
+    modules = code128_modules(text)
+    start = x + QUIET_ZONE_MODULES * MODULE_MM
+    canvas.setFillColorRGB(0, 0, 0)
+    run_start = None
+    for index, bit in enumerate(modules + "0"):
+        if bit == "1" and run_start is None:
+            run_start = index
+        elif bit == "0" and run_start is not None:
+            canvas.rect(
+                (start + run_start * MODULE_MM) * mm, y * mm,
+                (index - run_start) * MODULE_MM * mm, height * mm,
+                stroke=0, fill=1,
+            )
+            run_start = None
+    return _code128_width(text)
+
+
+def _code128_width(text: str) -> float:
+    return (len(code128_modules(text)) + 2 * QUIET_ZONE_MODULES) * MODULE_MM
+
+
+def _draw_datamatrix(canvas: Canvas, right: float, top: float, text: str) -> float:
+    """Draw the symbol with its quiet zone ending at ``right`` and starting at ``top``."""
+    matrix = datamatrix_matrix(text)
+    size = (len(matrix) + 2 * MATRIX_QUIET_MODULES) * MATRIX_MODULE_MM
+    origin_x = right - size + MATRIX_QUIET_MODULES * MATRIX_MODULE_MM
+    origin_y = top - MATRIX_QUIET_MODULES * MATRIX_MODULE_MM
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                canvas.rect(
+                    (origin_x + c * MATRIX_MODULE_MM) * mm,
+                    (origin_y - (r + 1) * MATRIX_MODULE_MM) * mm,
+                    MATRIX_MODULE_MM * mm, MATRIX_MODULE_MM * mm,
+                    stroke=0, fill=1,
+                )
+    return size
+
+
+def _draw_din_text(canvas: Canvas, fonts: Fonts, din: str, x: float, y: float, size: float) -> None:
+    """Eye-readable DIN with the check character in a box beside it (ST-001 §7.5.1.1)."""
+    shown = isbt128.format_din(din)
+    _text(canvas, fonts.mono, size, x, y, shown)
+    end = x + pdfmetrics.stringWidth(shown + " ", fonts.mono, size) / mm
+    check = isbt128.din_check_character(din)
+    box = size * 0.3528 * 1.25
+    canvas.setLineWidth(0.6)
+    canvas.rect(end * mm, (y - box * 0.22) * mm, box * mm, box * mm, stroke=1, fill=0)
+    char_w = pdfmetrics.stringWidth(check, fonts.mono, size) / mm
+    _text(canvas, fonts.mono, size, end + (box - char_w) / 2, y, check)
+
+
+def _text(canvas: Canvas, font: str, size: float, x: float, y: float, text: str) -> None:
+    canvas.setFont(font, size)
+    canvas.drawString(x * mm, y * mm, text)
+
+
+def _fit_font(canvas: Canvas, font: str, lines: Sequence[str], width: float, size: float) -> float:
+    while size > _MIN_FONT_PT and any(
+        pdfmetrics.stringWidth(line, font, size) > width * mm for line in lines
+    ):
+        size -= 0.5
+    return size
+
+
+def _new_canvas(buffer: BytesIO, pagesize: tuple[float, float], title: str) -> Canvas:
+    canvas = Canvas(buffer, pagesize=pagesize, invariant=True)
+    canvas.setTitle(title)
+    canvas.setAuthor("cellbatch-lims")
+    return canvas
+
+
+def _din_of(barcode_text: str) -> str | None:
+    try:
+        return isbt128.parse_din_barcode(barcode_text).din
+    except ValueError:
+        return None
+
+
+def _require_dose_size(width_mm: float, height_mm: float) -> None:
+    if width_mm < MIN_DOSE_LABEL_MM or height_mm < MIN_DOSE_LABEL_MM:
+        side = f"{MIN_DOSE_LABEL_MM:.0f} mm"
+        raise ValueError(f"dose labels need at least {side} × {side}")
+
+
+def _require_printable(text: str, fonts: Fonts) -> None:
+    if fonts.unicode:
+        return
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{text!r} needs a Unicode font (install DejaVu fonts): {exc.reason}"
+        ) from exc
+
+
+@lru_cache(maxsize=1)
+def label_fonts() -> Fonts:
+    """DejaVu Sans when installed (Unicode text), else the PDF core fonts."""
+    names = {
+        "LabelSans": "DejaVuSans.ttf",
+        "LabelSans-Bold": "DejaVuSans-Bold.ttf",
+        "LabelMono": "DejaVuSansMono.ttf",
+    }
+    for directory in _FONT_DIRS:
+        paths = {name: os.path.join(directory, file) for name, file in names.items()}
+        if all(os.path.exists(path) for path in paths.values()):
+            for name, path in paths.items():
+                pdfmetrics.registerFont(TTFont(name, path))
+            return Fonts("LabelSans", "LabelSans-Bold", "LabelMono", unicode=True)
+    return Fonts("Helvetica", "Helvetica-Bold", "Courier", unicode=False)
+
+
+# --------------------------------------------------------------------------
+# ZPL
+# --------------------------------------------------------------------------
+
+
+def dose_label_zpl(
+    label: DoseLabel, dpi: int = 203, width_mm: float = 100, height_mm: float = 100
+) -> bytes:
+    """A dose label in ZPL II for Zebra printers at 203 or 300 dpi (SPEC §6).
+
+    ``^BC`` (mode N) gets explicit subset invocations with ``>`` escaped,
+    ``^BX`` is a Data Matrix ECC 200, and text goes through ``^FH`` so that
+    ``^``, ``~`` and non-ASCII characters (UTF-8, ``^CI28``) print as written.
+    """
+    if dpi not in (203, 300):
+        raise ValueError(f"Zebra printers here are 203 or 300 dpi, not {dpi}")
+    _require_dose_size(width_mm, height_mm)
+    z = _Zpl(dpi)
+    left = z.dots(MARGIN_MM)
+    top = z.dots(MARGIN_MM)
+    bar = z.dots(BAR_HEIGHT_MM)
+    quiet = QUIET_ZONE_MODULES * z.module
+    z.barcode(left + quiet, top, label.din_text, bar)
+    z.din_text(left + quiet, top + bar + z.dots(1.2), label.din, z.dots(3.2))
+    product_w = len(code128_modules(label.product_code_text)) * z.module
+    product_x = z.dots(width_mm - MARGIN_MM) - quiet - product_w
+    z.barcode(product_x, top, label.product_code_text, bar)
+    z.text(product_x, top + bar + z.dots(1.2), label.product_code_text[2:], z.dots(3.0))
+
+    band = top + bar + z.dots(6.5)
+    z.barcode(left + quiet, band, label.expiry_text, bar)
+    expires = isbt128.parse_expiry_text(label.expiry_text)
+    z.text(left + quiet, band + bar + z.dots(1.2), f"EXP {expires:%Y-%m-%d %H:%M}", z.dots(3.0))
+    matrix_modules = len(datamatrix_matrix(label.matrix_text))
+    matrix_module = z.dots(MATRIX_MODULE_MM)
+    matrix_span = (matrix_modules + MATRIX_QUIET_MODULES) * matrix_module
+    matrix_x = z.dots(width_mm - MARGIN_MM) - matrix_span
+    z.datamatrix(matrix_x, band, label.matrix_text, matrix_module)
+
+    y = max(band + bar + z.dots(6.0), band + (matrix_modules + 2) * matrix_module)
+    block_width = z.dots(width_mm - 2 * MARGIN_MM)
+    heights = {"title": 3.6, "body": 2.8, "strong": 2.8, "small": 2.4}
+    for style, text in label.text_lines():
+        h = z.dots(heights[style])
+        lines = max(1, -(-len(text) * h * 6 // 10 // block_width))
+        z.text(left, y, text, h, block_width=block_width, max_lines=lines)
+        y += lines * h + z.dots(0.6)
+    if y > z.dots(height_mm):
+        raise ValueError("label text does not fit on the label; use a larger stock")
+    return z.document(z.dots(width_mm), z.dots(height_mm))
+
+
+class _Zpl:
+    """A small builder for the ZPL subset the labels use."""
+
+    def __init__(self, dpi: int) -> None:
+        self.dots_per_mm = dpi / 25.4
+        self.module = max(1, round(MODULE_MM * self.dots_per_mm))
+        self.fields: list[str] = []
+
+    def dots(self, millimetres: float) -> int:
+        return round(millimetres * self.dots_per_mm)
+
+    def barcode(self, x: int, y: int, text: str, height: int) -> None:
+        self.fields.append(
+            f"^FO{x},{y}^BY{self.module}^BCN,{height},N,N,N,N^FD{zpl_code128_data(text)}^FS"
+        )
+
+    def datamatrix(self, x: int, y: int, text: str, module: int) -> None:
+        if any(ch in text for ch in "^~_"):
+            raise ValueError(f"Data Matrix text may not hold ^, ~ or _: {text!r}")
+        self.fields.append(f"^FO{x},{y}^BXN,{module},200,0,0,6,_,1^FD{text}^FS")
+
+    def text(
+        self,
+        x: int,
+        y: int,
+        text: str,
+        height: int,
+        block_width: int = 0,
+        max_lines: int = 1,
+        justify: str = "L",
+    ) -> None:
+        block = f"^FB{block_width},{max_lines},0,{justify},0" if block_width else ""
+        self.fields.append(f"^FO{x},{y}^A0N,{height},{height}{block}^FH_^FD{_zpl_hex(text)}^FS")
+
+    def din_text(self, x: int, y: int, din: str, height: int) -> None:
+        """Eye-readable DIN and, in a ``^GB`` box beside it, its check character."""
+        shown = isbt128.format_din(din)
+        self.text(x, y, shown, height)
+        box = round(height * 1.2)
+        box_x = x + round(len(shown) * height * 0.6) + height // 2
+        box_y = y - (box - height) // 2
+        self.fields.append(f"^FO{box_x},{box_y}^GB{box},{box},2^FS")
+        check = isbt128.din_check_character(din)
+        self.text(box_x, y, check, height, block_width=box, max_lines=1, justify="C")
+
+    def document(self, width: int, height: int) -> bytes:
+        body = "\n".join(self.fields)
+        return f"^XA\n^CI28\n^PW{width}\n^LL{height}\n^LH0,0\n{body}\n^XZ\n".encode()
+
+
+# Typographic characters that printer fonts may lack, with their ASCII spelling.
+_ZPL_ASCII = {"—": "-", "–": "-", "−": "-", "×": "x", "≤": "<=", "≥": ">=", "’": "'"}
+
+
+def _zpl_hex(text: str) -> str:
+    """Text for ``^FH_^FD``: dashes, ≤ … spelled in ASCII; ^ ~ _ \\ and other
+    non-ASCII characters as ``_XX`` UTF-8 bytes (``^CI28``)."""
+    out = []
+    for ch in "".join(_ZPL_ASCII.get(ch, ch) for ch in text):
+        if ch in "^~_\\" or ord(ch) > 126 or ord(ch) < 32:
+            out.append("".join(f"_{byte:02X}" for byte in ch.encode("utf-8")))
+        else:
+            out.append(ch)
+    return "".join(out)

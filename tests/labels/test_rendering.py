@@ -1,0 +1,317 @@
+"""Labels are verified by reading them (SPEC §6): render, decode, compare."""
+
+import random
+import re
+import string
+from collections import Counter
+from datetime import date
+
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+from PIL import Image, ImageDraw
+
+from batches import isbt128
+from labels import rendering
+from labels.rendering import DoseLabel, InProcessLabel
+from labels.symbols import (
+    code128_modules,
+    code128_segments,
+    datamatrix_matrix,
+    zpl_code128_data,
+)
+
+PDF_SCALE = 6  # px per pt: a 0.25 mm module is 4.25 px
+
+
+def make_label(**overrides) -> DoseLabel:
+    din = overrides.pop("din", isbt128.make_din("G1234", 2025, 123456))
+    flags = overrides.pop("flags", "00")
+    division = overrides.pop("division", "Ab")
+    product = isbt128.product_code_text("1234", "1", division)
+    expiry = isbt128.expiry_text(date(2025, 12, 31))
+    values = {
+        "din": din,
+        "check_character": isbt128.din_check_character(din),
+        "flags": flags,
+        "product_code_text": product,
+        "expiry_text": expiry,
+        "matrix_text": isbt128.dose_matrix_text(
+            isbt128.din_barcode_text(din, flags), product, expiry
+        ),
+        "product_name": "MSC, autologous, cryopreserved",
+        "cells": 100_000_000,
+        "volume_ml": 20,
+        "storage_temperature": "at or below -150 C (vapour phase of liquid nitrogen)",
+        "facility_name": "Example Cell Processing Facility",
+        "facility_address": "1 Lab Street, Example City",
+        "statements": ["FOR AUTOLOGOUS USE ONLY", "Do not irradiate"],
+        "collection_date_text": isbt128.collection_date_text(date(2025, 6, 1)),
+        "recipient_identifiers": ["P-0042", "DOB 1970-01-31"],
+        "division": division,
+        "quarantine": True,
+        "chain_of_identity_text": isbt128.chain_of_identity_text("G1234", 2025, 7),
+    }
+    values.update(overrides)
+    return DoseLabel(**values)
+
+
+def pdf_pages(data: bytes) -> list[tuple[Image.Image, str]]:
+    pdf = pdfium.PdfDocument(data)
+    pages = []
+    for page in pdf:
+        image = page.render(scale=PDF_SCALE, grayscale=True).to_pil()
+        text = page.get_textpage().get_text_range()
+        pages.append((image, text))
+    return pages
+
+
+def decode(image: Image.Image) -> dict[str, zxingcpp.Barcode]:
+    results = zxingcpp.read_barcodes(image)
+    decoded = {r.text: r for r in results}
+    assert len(decoded) == len(results), "a symbol was read twice with different texts"
+    return decoded
+
+
+def assert_dose_symbols(decoded: dict[str, zxingcpp.Barcode], label: DoseLabel) -> None:
+    linear = [label.din_text, label.product_code_text, label.expiry_text]
+    assert set(decoded) == {*linear, label.matrix_text}
+    for text in linear:
+        assert decoded[text].format == zxingcpp.BarcodeFormat.Code128
+        assert decoded[text].symbology_identifier == "]C0"
+    matrix = decoded[label.matrix_text]
+    assert matrix.format == zxingcpp.BarcodeFormat.DataMatrix
+    assert matrix.symbology_identifier == "]d1"
+
+
+# --- symbols on their own -----------------------------------------------------------
+
+
+def _code128_image(text: str, px: int = 3) -> Image.Image:
+    modules = code128_modules(text)
+    image = Image.new("L", ((len(modules) + 20) * px, 40), 255)
+    draw = ImageDraw.Draw(image)
+    for index, bit in enumerate(modules):
+        if bit == "1":
+            draw.rectangle([(index + 10) * px, 4, (index + 11) * px - 1, 36], fill=0)
+    return image
+
+
+def _matrix_image(text: str, px: int = 5) -> Image.Image:
+    matrix = datamatrix_matrix(text)
+    side = (len(matrix) + 4) * px
+    image = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(image)
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                draw.rectangle([(c + 2) * px, (r + 2) * px, (c + 3) * px - 1, (r + 3) * px - 1], 0)
+    return image
+
+
+def _random_texts(count: int, alphabet: str, max_len: int) -> list[str]:
+    rng = random.Random(128)
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, max_len)))
+            for _ in range(count)]
+
+
+CODE128_SAMPLES = [
+    "=G12342512345600", "=<S1234V00", "&>0253652359", "&/CHA999925000042", "12", "1", "123",
+    "12345", "A1234B", "A123456B", "^~>", "".join(chr(c) for c in range(32, 127)),
+    *_random_texts(150, string.digits * 3 + string.ascii_letters + "=<>&*/+^~", 30),
+]
+
+
+@pytest.mark.parametrize("text", CODE128_SAMPLES)
+def test_code128_decodes_as_plain_code128(text):
+    [result] = zxingcpp.read_barcodes(_code128_image(text))
+    assert result.text == text
+    assert result.symbology_identifier == "]C0"
+
+
+def test_code128_uses_subset_c_for_digit_runs():
+    assert [(s.subset, s.text) for s in code128_segments("=G12342512345600")] == [
+        ("B", "=G"), ("C", "12342512345600")]
+    assert [s.subset for s in code128_segments("&>0253652359")] == ["B", "C"]
+    assert [(s.subset, s.text) for s in code128_segments("12345")] == [("B", "1"), ("C", "2345")]
+    # start, 2 B characters, code C, 7 pairs, check character, stop = 145 modules
+    assert len(code128_modules("=G12342512345600")) == 145
+
+
+@pytest.mark.parametrize("bad", ["", "é", "a\nb", None])
+def test_code128_refuses(bad):
+    with pytest.raises(ValueError):
+        code128_modules(bad)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["A", "=+03000=G12342512345600=<S1234VAb&>0253652359", "x" * 60, "7" * 120, "y" * 170,
+     "=+04000=G12342512345600=<S12341Ab&>0253652359&/CHG123425000007",
+     *_random_texts(30, string.printable[:94], 80)],
+)
+def test_datamatrix_decodes_in_every_size(text):
+    [result] = zxingcpp.read_barcodes(_matrix_image(text))
+    assert result.text == text
+    assert result.format == zxingcpp.BarcodeFormat.DataMatrix
+
+
+def test_datamatrix_refuses_too_long_or_non_ascii():
+    with pytest.raises(ValueError):
+        datamatrix_matrix("x" * 175)
+    with pytest.raises(ValueError):
+        datamatrix_matrix("ü")
+
+
+def test_zpl_code128_data_escapes_and_invokes_subsets():
+    assert zpl_code128_data("=G12342512345600") == ">:=G>512342512345600"
+    assert zpl_code128_data("&>0253652359") == ">:&>0>50253652359"
+    assert zpl_code128_data("=<S1234V00") == ">:=<S1234V00"
+    assert zpl_code128_data("12345678") == ">;12345678"
+    assert zpl_code128_data("a>b^c~d") == ">:a>0b><c>=d"
+
+
+# --- dose label PDF ------------------------------------------------------------------
+
+
+def test_dose_label_pdf_decodes_and_reads():
+    label = make_label()
+    [(image, text)] = pdf_pages(rendering.dose_label_pdf(label))
+    assert image.size == (round(100 / 25.4 * 72 * PDF_SCALE),) * 2
+    assert_dose_symbols(decode(image), label)
+    assert re.search(r"G1234 25 123456\s*" + re.escape(label.check_character), text)
+    for statement in [*label.statements, rendering.QUARANTINE_STATEMENT]:
+        assert statement in text
+    for expected in ["MSC, autologous, cryopreserved", "1.00 x 10^8", "20 mL", "-150 C",
+                     "Example Cell Processing Facility", "1 Lab Street", "P-0042",
+                     "DOB 1970-01-31", "EXP 2025-12-31 23:59", "CHG123425000007"]:
+        assert expected in text
+
+
+def test_check_character_is_never_encoded():
+    label = make_label()
+    decoded = decode(pdf_pages(rendering.dose_label_pdf(label))[0][0])
+    assert label.din_text in decoded
+    assert label.din + label.check_character not in "".join(decoded)
+
+
+def test_dose_label_pdf_with_flags_and_undivided_product():
+    label = make_label(flags="01", division="00", quarantine=False, statements=[])
+    [(image, text)] = pdf_pages(rendering.dose_label_pdf(label))
+    assert_dose_symbols(decode(image), label)
+    assert rendering.QUARANTINE_STATEMENT not in text
+
+
+def test_dose_label_pdf_on_larger_stock():
+    label = make_label()
+    [(image, _text)] = pdf_pages(rendering.dose_label_pdf(label, width_mm=110, height_mm=150))
+    assert_dose_symbols(decode(image), label)
+
+
+@pytest.mark.skipif(not rendering.label_fonts().unicode, reason="no Unicode font installed")
+def test_unicode_storage_temperature_is_printed():
+    label = make_label(storage_temperature="≤ −150 °C")
+    [(_image, text)] = pdf_pages(rendering.dose_label_pdf(label))
+    assert "≤ −150 °C" in text
+
+
+def test_label_that_cannot_fit_is_refused():
+    label = make_label(statements=[f"Statement number {n} " * 6 for n in range(40)])
+    with pytest.raises(ValueError, match="does not fit"):
+        rendering.dose_label_pdf(label)
+    with pytest.raises(ValueError):
+        rendering.dose_label_pdf(make_label(), width_mm=50, height_mm=50)
+
+
+def test_dose_label_refuses_inconsistent_data():
+    with pytest.raises(ValueError):
+        make_label(check_character="X")
+    with pytest.raises(ValueError):
+        make_label(division="Ac", product_code_text=isbt128.product_code_text("1234", "1", "Ab"))
+    with pytest.raises(ValueError):
+        make_label(matrix_text="=+01000=<S1234VAb")
+
+
+def test_dose_label_sheet_has_every_label():
+    din = isbt128.make_din("G1234", 2025, 123456)
+    divisions = isbt128.division_codes(5)
+    labels = [make_label(din=din, division=d) for d in divisions]
+    pages = pdf_pages(rendering.dose_label_sheet_pdf(labels))
+    assert len(pages) == 2  # 2 x 2 labels of 100 mm per A4 page
+    found = Counter(r.text for image, _text in pages for r in zxingcpp.read_barcodes(image))
+    assert found[labels[0].din_text] == 5
+    assert found[labels[0].expiry_text] == 5
+    for label in labels:
+        assert found[label.product_code_text] == 1
+        assert found[label.matrix_text] == 1
+    assert sum(found.values()) == 4 * len(labels)
+    with pytest.raises(ValueError):
+        rendering.dose_label_sheet_pdf([])
+
+
+# --- in-process label ------------------------------------------------------------------
+
+
+def test_in_process_label_with_din():
+    din = isbt128.make_din("G1234", 2025, 77)
+    label = InProcessLabel(isbt128.din_barcode_text(din), ["Bone marrow, 2025-06-01", "P-0042"])
+    [(image, text)] = pdf_pages(rendering.in_process_label_pdf(label))
+    decoded = decode(image)
+    assert set(decoded) == {label.barcode_text}
+    assert decoded[label.barcode_text].symbology_identifier == "]C0"
+    assert re.search(r"G1234 25 000077\s*" + isbt128.din_check_character(din), text)
+    assert "Bone marrow, 2025-06-01" in text
+
+
+def test_in_process_label_with_batch_number():
+    label = InProcessLabel("B-2025-0042", ["Flask T175 #3", "P2"])
+    [(image, text)] = pdf_pages(rendering.in_process_label_pdf(label))
+    assert set(decode(image)) == {"B-2025-0042"}
+    assert "Flask T175 #3" in text
+    with pytest.raises(ValueError):
+        rendering.in_process_label_pdf(InProcessLabel("X" * 40))
+
+
+# --- ZPL -----------------------------------------------------------------------------
+
+def render_zpl(data: bytes, dpi: int) -> Image.Image:
+    """Render ZPL offline with zplkit (printer-profile renderer), skip if it is missing."""
+    zplkit = pytest.importorskip("zplkit")
+    options = zplkit.Options(profile="zd621", dpi=dpi)
+    document = zplkit.render(data, options)
+    # only notes on text-font fidelity are acceptable; nothing about the symbols
+    assert all("font" in str(warning).lower() for warning in document.warnings)
+    raster = document.labels[0].rasterize()
+    return Image.frombytes("L", (raster.width, raster.height), bytes(raster.pixels))
+
+
+@pytest.mark.parametrize(("dpi", "module_dots"), [(203, 2), (300, 3)])
+def test_dose_label_zpl_decodes(dpi, module_dots):
+    label = make_label()
+    data = rendering.dose_label_zpl(label, dpi=dpi)
+    zpl = data.decode()
+    width = round(100 * dpi / 25.4)
+    assert f"^PW{width}" in zpl and f"^LL{width}" in zpl
+    assert f"^BY{module_dots}^BCN" in zpl
+    assert ">:&>0>50253652359" in zpl  # the data ">" is escaped, subsets invoked
+    assert re.search(r"\^GB\d+,\d+,2\^FS\n\^FO\d+,\d+\^A0N,\d+,\d+\^FB\d+,1,0,C,0\^FH_\^FD"
+                     + label.check_character + r"\^FS", zpl)  # boxed check character
+    image = render_zpl(data, dpi)
+    assert image.size == (width, width)
+    assert_dose_symbols(decode(image), label)
+
+
+def test_dose_label_zpl_text_is_hex_escaped():
+    label = make_label(facility_name="Caret^Tilde~Under_score", storage_temperature="≤ −150 °C")
+    zpl = rendering.dose_label_zpl(label).decode()
+    assert "Caret_5ETilde_7EUnder_5Fscore" in zpl
+    assert "<= -150 _C2_B0C" in zpl  # typographic signs in ASCII, "°" as UTF-8 (^CI28)
+    assert "QUARANTINE - NOT FOR RELEASE" in zpl
+    # zplkit's built-in font has no "°"; render the ASCII variant to read the symbols
+    ascii_label = make_label(facility_name="Caret^Tilde~Under_score")
+    assert_dose_symbols(decode(render_zpl(rendering.dose_label_zpl(ascii_label), 203)), ascii_label)
+
+
+def test_dose_label_zpl_refuses_other_dpi():
+    with pytest.raises(ValueError):
+        rendering.dose_label_zpl(make_label(), dpi=600)
