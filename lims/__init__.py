@@ -63,7 +63,7 @@ def _migrations_dir() -> str:
 
 
 def register_core(app: Flask) -> None:
-    from lims import auth
+    from lims import alerts, auth, scheduler
     from lims.audit import api as audit_api
     from lims.extensions import rest_api
     from lims.web import api as web_api
@@ -73,8 +73,10 @@ def register_core(app: Flask) -> None:
     auth.init_app(app)
     rest_api(app).register_blueprint(audit_api.blp)
     rest_api(app).register_blueprint(web_api.blp)
+    alerts.init_app(app)
     web.register(app)
     nav.init_app(app)
+    scheduler.init_app(app)
 
 
 def register_features(app: Flask) -> None:

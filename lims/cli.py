@@ -96,6 +96,29 @@ def seed_demo() -> None:
     click.echo(f"Demo data ready. Demo users (password {DEMO_PASSWORD!r}): {users}")
 
 
+@lims_cli.command("sweep")
+def sweep() -> None:
+    """Run the scheduler's jobs once (for cron and tests)."""
+    from lims.scheduler import run_sweep
+
+    report = run_sweep(current_app)
+    for name, result in report.items():
+        click.echo(f"{name}: {result}")
+
+
+@lims_cli.command("scheduler")
+def scheduler() -> None:
+    """Run the scheduler alone, in the foreground (one per deployment)."""
+    from lims.scheduler import make_scheduler
+
+    interval = current_app.config["SWEEP_INTERVAL_SECONDS"]
+    click.echo(f"Scheduler running: sweep every {interval} s. Ctrl-C stops it.")
+    try:
+        make_scheduler(current_app._get_current_object(), background=False).start()
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("Scheduler stopped.")
+
+
 @lims_cli.command("audit-verify")
 def audit_verify() -> None:
     """Check the audit trail's hash chain; exit 1 naming the first broken entry."""

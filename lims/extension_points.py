@@ -35,6 +35,8 @@ class ScanHit:
 Resolver = Callable[[str], ScanHit | None]
 Panel = Callable[[Any], str | None]  # user -> rendered HTML or None
 Seeder = Callable[[], None]
+SweepTask = Callable[[Any], dict]  # now (aware UTC) -> a small report
+LinkBuilder = Callable[[str], str | None]  # entity id -> URL of its page
 
 
 @dataclass
@@ -43,6 +45,8 @@ class ExtensionPoints:
     resolvers: list[Resolver] = field(default_factory=list)
     panels: list[tuple[int, Panel]] = field(default_factory=list)
     seeders: list[tuple[int, Seeder]] = field(default_factory=list)
+    sweep_tasks: list[tuple[int, str, SweepTask]] = field(default_factory=list)
+    links: dict[str, LinkBuilder] = field(default_factory=dict)
 
 
 def points(app: Flask | None = None) -> ExtensionPoints:
@@ -67,6 +71,22 @@ def add_panel(app: Flask, panel: Panel, order: int = 100) -> None:
 def add_seeder(app: Flask, seeder: Seeder, order: int = 100) -> None:
     points(app).seeders.append((order, seeder))
     points(app).seeders.sort(key=lambda s: s[0])
+
+
+def add_sweep_task(app: Flask, name: str, task: SweepTask, order: int = 100) -> None:
+    """A job of the scheduler's sweep (SPEC §4), defined in a feature's ``tasks.py``."""
+    points(app).sweep_tasks.append((order, name, task))
+    points(app).sweep_tasks.sort(key=lambda t: t[0])
+
+
+def add_link(app: Flask, entity_type: str, builder: LinkBuilder) -> None:
+    """How to link to an entity's page (alerts and audit views use it)."""
+    points(app).links[entity_type] = builder
+
+
+def entity_url(entity_type: str, entity_id: Any) -> str | None:
+    builder = points().links.get(entity_type)
+    return builder(str(entity_id)) if builder and entity_id is not None else None
 
 
 def resolve_scan(code: str) -> ScanHit | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from flask import Flask, current_app
 from flask_login import current_user
 
@@ -19,8 +22,17 @@ def _layout_context() -> dict:
     }
 
 
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    """Show a stored UTC time in the lab's configured time zone (``TIMEZONE``)."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(localtime, "localtime")
     add_nav(app, NavItem("Dashboard", "web.dashboard", order=0))
+    add_nav(app, NavItem("Alerts", "alerts.index", order=800))
     add_nav(app, NavItem("Users", "auth.users", frozenset({"admin"}), order=900))
     add_nav(app, NavItem("API", "docs.api_docs", order=950))
     app.context_processor(_layout_context)

@@ -1,0 +1,117 @@
+"""Opening, reconciling, acknowledging and listing alerts (SPEC §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exc, select
+
+from lims import clock
+from lims.alerts.models import EVENT_KINDS, SEVERITY, Alert, AlertKind
+from lims.auth.models import User
+from lims.db import db
+from lims.errors import BadRequest, Conflict, NotFound
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why an alert should be open now: the entity it is about and a line for people."""
+
+    entity_type: str
+    entity_id: str
+    summary: str
+    batch_id: int | None = None
+
+
+def _open_alerts(kind: AlertKind) -> dict[tuple[str, str], Alert]:
+    rows = db.session.scalars(select(Alert).where(Alert.kind == kind.value,
+                                                  Alert.resolved_at.is_(None)))
+    return {(a.entity_type, a.entity_id): a for a in rows}
+
+
+def raise_alert(kind: AlertKind, cause: Cause) -> tuple[Alert, bool]:
+    """Open an alert unless one is already open for (kind, entity); returns (alert, created).
+
+    The partial unique index makes this safe against a concurrent opener: the
+    loser's insert fails inside a savepoint and it returns the winner's alert.
+    """
+    existing = db.session.scalar(select(Alert).where(
+        Alert.kind == kind.value, Alert.entity_type == cause.entity_type,
+        Alert.entity_id == cause.entity_id, Alert.resolved_at.is_(None)))
+    if existing is not None:
+        return existing, False
+    alert = Alert(kind=kind.value, entity_type=cause.entity_type, entity_id=cause.entity_id,
+                  batch_id=cause.batch_id, summary=cause.summary[:500],
+                  severity=SEVERITY[kind], opened_at=clock.utcnow())
+    try:
+        with db.session.begin_nested():
+            db.session.add(alert)
+    except exc.IntegrityError:
+        return db.session.scalar(select(Alert).where(
+            Alert.kind == kind.value, Alert.entity_type == cause.entity_type,
+            Alert.entity_id == cause.entity_id, Alert.resolved_at.is_(None))), False
+    return alert, True
+
+
+def reconcile(kind: AlertKind, causes: list[Cause]) -> tuple[list[Alert], list[Alert]]:
+    """Make the open alerts of ``kind`` match ``causes``: open the missing, resolve the gone.
+
+    Idempotent: running it twice with the same causes changes nothing.
+    """
+    current = {(c.entity_type, c.entity_id): c for c in causes}
+    open_now = _open_alerts(kind)
+    opened = [raise_alert(kind, cause)[0] for key, cause in current.items()
+              if key not in open_now]
+    resolved = []
+    for key, alert in open_now.items():
+        if key not in current:
+            alert.resolved_at = clock.utcnow()
+            alert.resolution = "cause resolved"
+            resolved.append(alert)
+    db.session.flush()
+    return opened, resolved
+
+
+def get_alert(alert_id: int) -> Alert:
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"No alert {alert_id}.")
+    return alert
+
+
+def acknowledge(alert: Alert, user: User, comment: str) -> Alert:
+    """Someone has seen it and says what they do about it (a comment is required).
+
+    An event alert (identity mismatch) is resolved by its acknowledgement; a
+    state alert stays open until its cause is gone.
+    """
+    if not comment or not comment.strip():
+        raise BadRequest("Acknowledging an alert needs a comment.",
+                         details={"fields": {"comment": "required"}})
+    if alert.acknowledged_at is not None:
+        raise Conflict("The alert is already acknowledged.", ["already acknowledged"])
+    alert.acknowledged_at = clock.utcnow()
+    alert.acknowledged_by_id = user.id
+    alert.acknowledgement = comment.strip()
+    if alert.kind in EVENT_KINDS and alert.resolved_at is None:
+        alert.resolved_at = alert.acknowledged_at
+        alert.resolution = "acknowledged"
+    db.session.flush()
+    return alert
+
+
+def list_alerts(kind: str | None = None, open_only: bool | None = None,
+                batch_id: int | None = None, limit: int = 200) -> list[Alert]:
+    """Open before resolved, unacknowledged first, most urgent first, newest first."""
+    query = select(Alert)
+    if kind:
+        query = query.where(Alert.kind == kind)
+    if open_only is True:
+        query = query.where(Alert.resolved_at.is_(None))
+    elif open_only is False:
+        query = query.where(Alert.resolved_at.is_not(None))
+    if batch_id is not None:
+        query = query.where(Alert.batch_id == batch_id)
+    query = query.order_by(Alert.resolved_at.is_not(None), Alert.acknowledged_at.is_not(None),
+                           Alert.severity, Alert.opened_at.desc(), Alert.id.desc())
+    return list(db.session.scalars(query.limit(limit)))
