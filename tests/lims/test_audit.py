@@ -164,11 +164,10 @@ def test_swapping_contents_of_two_rows_is_detected(app, runner, trail):
     columns = ("occurred_at", "actor_id", "actor_username", "action", "entity_type",
                "entity_id", "changes", "reason", "prev_hash", "hash")
     assignments = ", ".join(
-        f"{c} = (SELECT {c} FROM audit_entry AS o WHERE o.seq = "
+        f"{c} = (SELECT {c} FROM swap_copy AS o WHERE o.seq = "
         f"CASE WHEN audit_entry.seq = 2 THEN 3 ELSE 2 END)" for c in columns)
     tamper(app, "CREATE TABLE swap_copy AS SELECT * FROM audit_entry",
-           f"UPDATE audit_entry SET {assignments.replace('FROM audit_entry AS o', 'FROM swap_copy AS o')}"
-           " WHERE seq IN (2, 3)",
+           f"UPDATE audit_entry SET {assignments} WHERE seq IN (2, 3)",
            "DROP TABLE swap_copy")
     result = runner.invoke(args=["lims", "audit-verify"])
     assert result.exit_code == 1 and "seq 2:" in result.output
