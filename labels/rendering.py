@@ -16,6 +16,10 @@ requests, the database or printers.
   every statement, and the processing facility's name and address.  Text
   shrinks to fit; if it still does not fit a ``ValueError`` is raised rather
   than leaving a statement out.
+* In-process labels (collections, culture vessels; 50 × 25 mm by default):
+  one Code 128 bar code, the boxed DIN check character for a DIN, and a few
+  text lines, as PDF (:func:`in_process_label_pdf`) or ZPL
+  (:func:`in_process_label_zpl`).
 * :func:`dose_label_sheet_pdf` puts as many labels as fit on A4 pages (2 × 2
   for 100 × 100 mm labels) with a thin cut outline.
 * Text uses DejaVu Sans when the system has it (so ``≤`` or ``−`` print);
@@ -486,6 +490,47 @@ def dose_label_zpl(
         y += lines * h + z.dots(0.6)
     if y > z.dots(height_mm):
         raise ValueError("label text does not fit on the label; use a larger stock")
+    return z.document(z.dots(width_mm), z.dots(height_mm))
+
+
+def in_process_label_zpl(
+    label: InProcessLabel, dpi: int = 203, width_mm: float = 50, height_mm: float = 25
+) -> bytes:
+    """A small in-process label in ZPL II at 203 or 300 dpi (SPEC §6).
+
+    The same content as :func:`in_process_label_pdf`: one plain Code 128 bar
+    code (module 0.25 mm, quiet zone 10 modules, 5.5 mm high), for a DIN the
+    eye-readable DIN with its boxed check character, then the text lines,
+    each shrunk to the label width.  Raises ``ValueError`` when the bar code
+    or the text does not fit.
+    """
+    if dpi not in (203, 300):
+        raise ValueError(f"Zebra printers here are 203 or 300 dpi, not {dpi}")
+    z = _Zpl(dpi)
+    left = z.dots(1)
+    quiet = QUIET_ZONE_MODULES * z.module
+    needed = len(code128_modules(label.barcode_text)) * z.module + 2 * quiet + 2 * left
+    if needed > z.dots(width_mm):
+        raise ValueError(
+            f"bar code {label.barcode_text!r} needs {needed / z.dots_per_mm:.1f} mm of width"
+        )
+    bar = z.dots(5.5)
+    top = z.dots(1.5)
+    z.barcode(left + quiet, top, label.barcode_text, bar)
+    y = top + bar + z.dots(1.0)
+    din = _din_of(label.barcode_text)
+    if din:
+        z.din_text(left + quiet, y, din, z.dots(2.8))
+        y += z.dots(2.8) + z.dots(1.0)
+    block_width = z.dots(width_mm) - 2 * left
+    for line in label.lines:
+        height = z.dots(2.5)
+        while height > z.dots(1.5) and len(line) * height * 0.6 > block_width:
+            height -= 1
+        z.text(left, y, line, height, block_width=block_width, max_lines=1)
+        y += height + z.dots(0.5)
+    if y > z.dots(height_mm):
+        raise ValueError("in-process label text does not fit")
     return z.document(z.dots(width_mm), z.dots(height_mm))
 
 

@@ -129,16 +129,18 @@ def test_code128_decodes_as_plain_code128(text):
     assert result.symbology_identifier == "]C0"
 
 
-def test_code128_uses_subset_c_for_digit_runs():
+def test_code128_plan_is_plain_and_compact():
+    # python-barcode's plan: subset C for the digit runs, never a function character
     assert [(s.subset, s.text) for s in code128_segments("=G12342512345600")] == [
         ("B", "=G"), ("C", "12342512345600")]
     assert [s.subset for s in code128_segments("&>0253652359")] == ["B", "C"]
-    assert [(s.subset, s.text) for s in code128_segments("12345")] == [("B", "1"), ("C", "2345")]
     # start, 2 B characters, code C, 7 pairs, check character, stop = 145 modules
     assert len(code128_modules("=G12342512345600")) == 145
+    for text in ["=<S1234V00", "+&<>=", "A12345B", "12345"]:
+        assert "".join(s.text for s in code128_segments(text)) == text
 
 
-@pytest.mark.parametrize("bad", ["", "é", "a\nb", None])
+@pytest.mark.parametrize("bad", ["", "é", "a\nb", "\xf1", None])
 def test_code128_refuses(bad):
     with pytest.raises(ValueError):
         code128_modules(bad)
@@ -157,16 +159,26 @@ def test_datamatrix_decodes_in_every_size(text):
 
 
 def test_datamatrix_refuses_too_long_or_non_ascii():
-    with pytest.raises(ValueError):
-        datamatrix_matrix("x" * 175)
+    with pytest.raises(ValueError, match="larger than"):
+        datamatrix_matrix("x" * 400)  # would need 64 x 64 modules
     with pytest.raises(ValueError):
         datamatrix_matrix("ü")
+    with pytest.raises(ValueError):
+        datamatrix_matrix("")
+
+
+@pytest.mark.parametrize("text", ["1A" * n for n in (3, 5, 6, 10, 15, 20, 25)])
+def test_datamatrix_is_always_square(text):
+    # without forceSquare zxing-cpp picks 8x32, 12x26, 12x64 ... for these lengths
+    matrix = datamatrix_matrix(text)
+    assert all(len(row) == len(matrix) for row in matrix)
+    assert zxingcpp.read_barcodes(_matrix_image(text))[0].text == text
 
 
 def test_zpl_code128_data_escapes_and_invokes_subsets():
     assert zpl_code128_data("=G12342512345600") == ">:=G>512342512345600"
     assert zpl_code128_data("&>0253652359") == ">:&>0>50253652359"
-    assert zpl_code128_data("=<S1234V00") == ">:=<S1234V00"
+    assert zpl_code128_data("=<S1234V00") == ">:=<S>51234>6V00"
     assert zpl_code128_data("12345678") == ">;12345678"
     assert zpl_code128_data("a>b^c~d") == ">:a>0b><c>=d"
 
@@ -315,3 +327,33 @@ def test_dose_label_zpl_text_is_hex_escaped():
 def test_dose_label_zpl_refuses_other_dpi():
     with pytest.raises(ValueError):
         rendering.dose_label_zpl(make_label(), dpi=600)
+
+
+@pytest.mark.parametrize("dpi", [203, 300])
+def test_in_process_label_zpl_decodes(dpi):
+    din = isbt128.make_din("G1234", 2025, 77)
+    label = InProcessLabel(isbt128.din_barcode_text(din), ["Bone marrow, 2025-06-01", "P-0042 ^~"])
+    data = rendering.in_process_label_zpl(label, dpi=dpi)
+    zpl = data.decode()
+    assert f"^PW{round(50 * dpi / 25.4)}" in zpl and f"^LL{round(25 * dpi / 25.4)}" in zpl
+    assert f"^FD{zpl_code128_data(label.barcode_text)}^FS" in zpl
+    assert "^FH_^FDG1234 25 000077^FS" in zpl
+    assert "^FB" in zpl and "^FH_^FD" + isbt128.din_check_character(din) + "^FS" in zpl
+    assert "Bone marrow, 2025-06-01" in zpl and "P-0042 _5E_7E" in zpl
+    image = render_zpl(data, dpi)
+    assert image.size == (round(50 * dpi / 25.4), round(25 * dpi / 25.4))
+    decoded = decode(image)
+    assert set(decoded) == {label.barcode_text}
+    assert decoded[label.barcode_text].format == zxingcpp.BarcodeFormat.Code128
+    assert decoded[label.barcode_text].symbology_identifier == "]C0"
+
+
+def test_in_process_label_zpl_with_batch_number_and_limits():
+    label = InProcessLabel("B-2025-0042", ["Flask T175 #3", "P2"])
+    assert set(decode(render_zpl(rendering.in_process_label_zpl(label), 203))) == {"B-2025-0042"}
+    with pytest.raises(ValueError, match="width"):
+        rendering.in_process_label_zpl(InProcessLabel("X" * 40))
+    with pytest.raises(ValueError, match="does not fit"):
+        rendering.in_process_label_zpl(InProcessLabel("B-1", [f"line {n}" for n in range(20)]))
+    with pytest.raises(ValueError):
+        rendering.in_process_label_zpl(label, dpi=600)

@@ -1,0 +1,104 @@
+"""Label statements (SPEC §6): which apply for each origin, donor status and release."""
+
+import pytest
+
+from labels import rendering
+from labels.statements import (
+    ADVISE_PATIENT_STATEMENT,
+    AUTOLOGOUS_STATEMENT,
+    BIOHAZARD_LEGEND,
+    NOT_EVALUATED_STATEMENT,
+    URGENT_RELEASE_STATEMENT,
+    label_statements,
+)
+from tests.labels.test_rendering import make_label, pdf_pages
+
+RECIPIENT = ("P-0042", "DOB 1970-01-31")
+
+
+def statements(**overrides):
+    values = {"origin": "allogeneic", "recipient_identifiers": RECIPIENT,
+              "donor_status": "eligible", "reactive_agents": (), "released": True,
+              "urgent_medical_need": False}
+    values.update(overrides)
+    return label_statements(**values)
+
+
+def test_released_allogeneic_from_eligible_donor_needs_none():
+    assert statements() == []
+
+
+def test_autologous():
+    assert statements(origin="autologous") == [AUTOLOGOUS_STATEMENT]
+    assert AUTOLOGOUS_STATEMENT == "FOR AUTOLOGOUS USE ONLY"
+
+
+@pytest.mark.parametrize("identifiers", [(), ("P-0042",), ("P-0042", " "), ("a", "b", "c")])
+def test_autologous_needs_the_recipients_two_identifiers(identifiers):
+    with pytest.raises(ValueError, match="two identifiers"):
+        statements(origin="autologous", recipient_identifiers=identifiers)
+    assert statements(recipient_identifiers=identifiers) == []  # allogeneic: not checked here
+
+
+@pytest.mark.parametrize("status", ["incomplete", "unscreened"])
+def test_incomplete_donor_screening(status):
+    assert statements(donor_status=status) == [
+        "NOT EVALUATED FOR INFECTIOUS SUBSTANCES",
+        "WARNING: Advise patient of communicable disease risks",
+    ]
+    assert statements(origin="autologous", donor_status=status) == [
+        AUTOLOGOUS_STATEMENT, NOT_EVALUATED_STATEMENT, ADVISE_PATIENT_STATEMENT]
+
+
+def test_ineligible_donor_gets_biohazard_legend_and_one_warning_per_agent():
+    assert statements(origin="autologous", donor_status="ineligible",
+                      reactive_agents=["HBV", "HCV"]) == [
+        AUTOLOGOUS_STATEMENT,
+        "BIOHAZARD",
+        ADVISE_PATIENT_STATEMENT,
+        "WARNING: Reactive test results for HBV",
+        "WARNING: Reactive test results for HCV",
+    ]
+    # ineligible on screening alone: the legend and the advice, no reactive warning
+    assert statements(donor_status="ineligible") == [BIOHAZARD_LEGEND, ADVISE_PATIENT_STATEMENT]
+
+
+def test_quarantine_until_released():
+    assert statements(released=False) == [rendering.QUARANTINE_STATEMENT]
+    assert statements(released=False, donor_status="incomplete") == [
+        "QUARANTINE — NOT FOR RELEASE", NOT_EVALUATED_STATEMENT, ADVISE_PATIENT_STATEMENT]
+    assert rendering.QUARANTINE_STATEMENT not in statements(released=True)
+
+
+def test_urgent_medical_need_release():
+    assert statements(urgent_medical_need=True, donor_status="incomplete") == [
+        "FOR URGENT MEDICAL USE — released before completion of testing",
+        NOT_EVALUATED_STATEMENT,
+        ADVISE_PATIENT_STATEMENT,
+    ]
+    # pending 14-day sterility with an eligible donor: only the urgent-use statement
+    assert statements(urgent_medical_need=True) == [URGENT_RELEASE_STATEMENT]
+
+
+def test_inconsistent_inputs_are_refused():
+    with pytest.raises(ValueError, match="release"):
+        statements(urgent_medical_need=True, released=False)
+    with pytest.raises(ValueError, match="reactive"):
+        statements(reactive_agents=["HIV-1"])
+    with pytest.raises(ValueError):
+        statements(donor_status="ineligible", reactive_agents=[" "])
+    with pytest.raises(ValueError):
+        statements(origin="xenogeneic")
+    with pytest.raises(ValueError):
+        statements(donor_status="maybe")
+
+
+def test_statements_print_on_the_label():
+    found = statements(origin="autologous", donor_status="ineligible", reactive_agents=["HBV"],
+                       released=False)
+    label = make_label(statements=found, quarantine=True)
+    assert label.printed_statements() == found  # the quarantine legend is not doubled
+    [(_image, text)] = pdf_pages(rendering.dose_label_pdf(label))
+    words = " ".join(text.split())  # long statements wrap
+    for statement in found:
+        assert statement in words
