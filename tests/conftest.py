@@ -49,6 +49,7 @@ def database_template(tmp_path_factory, instance_dir) -> Iterator[str]:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = admin_url.set(database=name).render_as_string(hide_password=False)
         _migrate(url)
+        _snapshot_reference_rows(url)
         try:
             yield url
         finally:
@@ -82,8 +83,25 @@ def _test_config(url: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
+_REFERENCE_ROWS: dict[str, list[dict[str, Any]]] = {}
+"""Rows the migrations seed (default products, process templates…), restored after each reset."""
+
+
+def _snapshot_reference_rows(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            if table.name == "audit_head":
+                continue
+            rows = [dict(row._mapping) for row in conn.execute(table.select())]
+            if rows:
+                _REFERENCE_ROWS[table.name] = rows
+    engine.dispose()
+
+
 def _reset_postgres(url: str) -> None:
-    """Empty every table (bypassing the append-only triggers, as only a test may)."""
+    """Empty every table (bypassing the append-only triggers, as only a test may), then
+    put back the reference rows the migrations seeded."""
     engine = sa.create_engine(url)
     tables = [t.name for t in db.metadata.sorted_tables]
     with engine.begin() as conn:
@@ -92,6 +110,15 @@ def _reset_postgres(url: str) -> None:
             "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
         conn.exec_driver_sql(
             f"INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, '{'0' * 64}')")
+        for table in db.metadata.sorted_tables:
+            rows = _REFERENCE_ROWS.get(table.name)
+            if not rows:
+                continue
+            conn.execute(table.insert(), rows)
+            if "id" in table.c:
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
+                    f"(SELECT MAX(id) FROM \"{table.name}\"))")
     engine.dispose()
 
 

@@ -1,0 +1,301 @@
+"""API: subjects, screening, collections, batches, culture steps, doses, templates (SPEC §7).
+
+Technicians and QA write GMP data; QA signs donor eligibility and resumes held
+batches; admins edit products and process templates. Every route needs a token.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from batches import services
+from batches.models import Product
+from batches.schemas import (
+    BatchCreateSchema,
+    BatchQuerySchema,
+    BatchSchema,
+    CollectionCreateSchema,
+    CollectionSchema,
+    DonorScreeningSchema,
+    DoseSchema,
+    DueStepSchema,
+    FormulationSchema,
+    ProductSchema,
+    ProductUpdateSchema,
+    ReasonSchema,
+    RecipientScreeningSchema,
+    SignatureInputSchema,
+    StepCorrectionSchema,
+    StepCreateSchema,
+    StepSchema,
+    SubjectCreateSchema,
+    SubjectQuerySchema,
+    SubjectSchema,
+    TemplateRevisionSchema,
+    TemplateSchema,
+)
+from lims.auth import current_actor_user, role_required
+from lims.db import db
+from lims.errors import NotFound
+from lims.extensions import ApiBlueprint
+
+blp = ApiBlueprint("api_batches", __name__, url_prefix="/api/v1",
+                   description="Subjects, screening, collections, batches, culture steps, doses")
+
+WRITERS = ("technician", "qa")
+
+
+# -- subjects and screening ---------------------------------------------------------------
+
+
+@blp.route("/subjects", methods=["POST"], endpoint="create_subject")
+@role_required(*WRITERS)
+@blp.arguments(SubjectCreateSchema)
+@blp.response(201, SubjectSchema)
+@blp.alt_response(409, description="The code is taken")
+def create_subject(data):
+    """Register a patient or donor by pseudonymised code (SPEC §2 Subject)."""
+    return services.register_subject(data, current_actor_user())
+
+
+@blp.route("/subjects", methods=["GET"], endpoint="list_subjects")
+@blp.arguments(SubjectQuerySchema, location="query")
+@blp.response(200, SubjectSchema(many=True))
+def list_subjects(query):
+    """Subjects, optionally by kind or code fragment."""
+    return services.list_subjects(**query)
+
+
+@blp.route("/subjects/<int:subject_id>", methods=["GET"], endpoint="get_subject")
+@blp.response(200, SubjectSchema)
+def get_subject(subject_id):
+    """A subject with its recipient and donor status and latest screenings."""
+    return services.get_subject(subject_id)
+
+
+@blp.route("/subjects/<int:subject_id>/recipient-screening", methods=["POST"],
+           endpoint="screen_recipient")
+@role_required(*WRITERS)
+@blp.arguments(RecipientScreeningSchema)
+@blp.response(200, SubjectSchema)
+def screen_recipient(data, subject_id):
+    """Record the contraindications present (SPEC §2): any → contraindicated, none → cleared."""
+    subject = services.get_subject(subject_id)
+    services.screen_recipient(subject, data["contraindications"], current_actor_user())
+    return subject
+
+
+@blp.route("/subjects/<int:subject_id>/donor-screening", methods=["POST"],
+           endpoint="screen_donor")
+@role_required(*WRITERS)
+@blp.arguments(DonorScreeningSchema)
+@blp.response(200, SubjectSchema)
+def screen_donor(data, subject_id):
+    """Record a donor specimen's markers (SPEC §2): any reactive → ineligible."""
+    subject = services.get_subject(subject_id)
+    services.screen_donor(subject, data["specimen_collected_at"], data["markers"],
+                          current_actor_user())
+    return subject
+
+
+@blp.route("/subjects/<int:subject_id>/donor-eligibility", methods=["POST"],
+           endpoint="sign_donor_eligibility")
+@role_required("qa")
+@blp.arguments(SignatureInputSchema)
+@blp.response(200, SubjectSchema)
+@blp.alt_response(409, description="A marker is not negative")
+def sign_donor_eligibility(data, subject_id):
+    """QA signs the donor eligible (e-signature, meaning approval); 409 unless all negative."""
+    subject = services.get_subject(subject_id)
+    services.determine_eligibility(subject, data["password"], data["meaning"],
+                                   current_actor_user())
+    return subject
+
+
+# -- collections -----------------------------------------------------------------------
+
+
+@blp.route("/collections", methods=["POST"], endpoint="create_collection")
+@role_required(*WRITERS)
+@blp.arguments(CollectionCreateSchema)
+@blp.response(201, CollectionSchema)
+def create_collection(data):
+    """Register a harvest or donation; it gets its DIN (SPEC §2, §6)."""
+    return services.register_collection(data, current_actor_user())
+
+
+@blp.route("/collections", methods=["GET"], endpoint="list_collections")
+@blp.response(200, CollectionSchema(many=True))
+def list_collections():
+    """The latest collections."""
+    return services.list_collections()
+
+
+@blp.route("/collections/<int:collection_id>", methods=["GET"], endpoint="get_collection")
+@blp.response(200, CollectionSchema)
+def get_collection(collection_id):
+    return services.get_collection(collection_id)
+
+
+# -- batches ---------------------------------------------------------------------------
+
+
+@blp.route("/batches", methods=["POST"], endpoint="create_batch")
+@role_required(*WRITERS)
+@blp.arguments(BatchCreateSchema)
+@blp.response(201, BatchSchema)
+@blp.alt_response(409, description="A registration rule refused it; details.reasons")
+def create_batch(data):
+    """Register a batch (SPEC §3): 409 with every reason when a rule refuses it."""
+    return services.register_batch(data, current_actor_user())
+
+
+@blp.route("/batches", methods=["GET"], endpoint="list_batches")
+@blp.arguments(BatchQuerySchema, location="query")
+@blp.response(200, BatchSchema(many=True))
+def list_batches(query):
+    """Batches, optionally by status."""
+    return services.list_batches(**query)
+
+
+@blp.route("/batches/<int:batch_id>", methods=["GET"], endpoint="get_batch")
+@blp.response(200, BatchSchema)
+def get_batch(batch_id):
+    """A batch with its status and quarantine."""
+    return services.get_batch(batch_id)
+
+
+@blp.route("/batches/<int:batch_id>/hold", methods=["POST"], endpoint="hold_batch")
+@role_required(*WRITERS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, BatchSchema)
+def hold_batch(data, batch_id):
+    """Put an active batch on hold, with a reason (SPEC §3)."""
+    return services.hold_batch(services.get_batch(batch_id), data["reason"],
+                               current_actor_user())
+
+
+@blp.route("/batches/<int:batch_id>/resume", methods=["POST"], endpoint="resume_batch")
+@role_required("qa")
+@blp.arguments(ReasonSchema)
+@blp.response(200, BatchSchema)
+def resume_batch(data, batch_id):
+    """QA resumes a held batch to its status before the hold, with a reason (SPEC §3)."""
+    return services.resume_batch(services.get_batch(batch_id), data["reason"],
+                                 current_actor_user())
+
+
+# -- culture steps ---------------------------------------------------------------------
+
+
+@blp.route("/batches/<int:batch_id>/steps", methods=["POST"], endpoint="log_step")
+@role_required(*WRITERS)
+@blp.arguments(StepCreateSchema)
+@blp.response(201, StepSchema)
+@blp.alt_response(409, description="The step does not fit the batch; details.reasons")
+def log_step(data, batch_id):
+    """Log a performed step; the template schedules the next ones (SPEC §2, §7)."""
+    return services.log_step(services.get_batch(batch_id), data, current_actor_user())
+
+
+@blp.route("/batches/<int:batch_id>/steps", methods=["GET"], endpoint="list_steps")
+@blp.response(200, StepSchema(many=True))
+def list_steps(batch_id):
+    """Done, pending (with due_at), overdue and cancelled steps of a batch."""
+    return services.list_steps(services.get_batch(batch_id))
+
+
+@blp.route("/steps/due", methods=["GET"], endpoint="due_steps")
+@blp.response(200, DueStepSchema(many=True))
+def due_steps():
+    """Pending steps due by the end of today (facility time), earliest first."""
+    return services.due_steps()
+
+
+@blp.route("/steps/<int:step_id>", methods=["GET"], endpoint="get_step")
+@blp.response(200, StepSchema)
+def get_step(step_id):
+    return services.get_step(step_id)
+
+
+@blp.route("/steps/<int:step_id>", methods=["PATCH"], endpoint="correct_step")
+@role_required(*WRITERS)
+@blp.arguments(StepCorrectionSchema)
+@blp.response(200, StepSchema)
+def correct_step(data, step_id):
+    """Correct a performed step's values; needs a reason, keeps the old value (SPEC §8)."""
+    reason = data.pop("reason")
+    return services.correct_step(services.get_step(step_id), data, reason, current_actor_user())
+
+
+# -- doses -----------------------------------------------------------------------------
+
+
+@blp.route("/batches/<int:batch_id>/doses", methods=["POST"], endpoint="formulate")
+@role_required(*WRITERS)
+@blp.arguments(FormulationSchema)
+@blp.response(201, DoseSchema(many=True))
+@blp.alt_response(409, description="The batch cannot be formulated; details.reasons")
+def formulate(data, batch_id):
+    """Split a harvested batch into doses; the batch moves to qc_review (SPEC §2, §3, §6)."""
+    return services.formulate(services.get_batch(batch_id), data, current_actor_user())
+
+
+@blp.route("/batches/<int:batch_id>/doses", methods=["GET"], endpoint="list_doses")
+@blp.response(200, DoseSchema(many=True))
+def list_doses(batch_id):
+    return services.get_batch(batch_id).doses
+
+
+@blp.route("/doses/<int:dose_id>", methods=["GET"], endpoint="get_dose")
+@blp.response(200, DoseSchema)
+def get_dose(dose_id):
+    """A dose with its identifiers and the exact texts its label encodes (``barcodes``)."""
+    return services.get_dose(dose_id)
+
+
+# -- products and process templates ------------------------------------------------------
+
+
+@blp.route("/products", methods=["GET"], endpoint="list_products")
+@blp.response(200, ProductSchema(many=True))
+def list_products():
+    return services.list_products()
+
+
+@blp.route("/products/<code>", methods=["PATCH"], endpoint="update_product")
+@role_required("admin")
+@blp.arguments(ProductUpdateSchema)
+@blp.response(200, ProductSchema)
+def update_product(data, code):
+    """Edit a product's data (admin), with a reason."""
+    product = db.session.scalar(select(Product).where(Product.code == code[:10]))
+    if product is None:
+        raise NotFound(f"No product {code[:10]!r}.")
+    reason = data.pop("reason")
+    return services.update_product(product, data, reason, current_actor_user())
+
+
+@blp.route("/process-templates", methods=["GET"], endpoint="list_templates")
+@blp.response(200, TemplateSchema(many=True))
+def list_templates():
+    """The active process template of each product."""
+    return services.list_templates()
+
+
+@blp.route("/process-templates/<int:template_id>", methods=["GET"], endpoint="get_template")
+@blp.response(200, TemplateSchema)
+def get_template(template_id):
+    return services.get_template(template_id)
+
+
+@blp.route("/process-templates/<int:template_id>/revisions", methods=["POST"],
+           endpoint="revise_template")
+@role_required("admin")
+@blp.arguments(TemplateRevisionSchema)
+@blp.response(201, TemplateSchema)
+def revise_template(data, template_id):
+    """Edit a process template (admin): a new version; running batches keep theirs."""
+    reason = data.pop("reason")
+    return services.revise_template(services.get_template(template_id), data, reason,
+                                    current_actor_user())

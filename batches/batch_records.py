@@ -1,0 +1,214 @@
+"""Batches: registration rules, quarantine, hold and resume, and the release and
+rejection moves that ``qc`` calls (SPEC §3).
+
+Registration refuses (409, every reason listed): an unscreened or
+contraindicated recipient, a recipient who is not a patient, an ineligible
+donor, an autologous batch whose recipient is not the collection's subject, an
+allogeneic batch from a patient's (not a donor's) collection, and a second batch
+of the same product from one collection (DIN + product code must identify a
+dose uniquely). An allogeneic batch from a donor whose screening is incomplete
+(or not yet recorded) is registered but stays quarantined (derived, see
+:func:`quarantine_reasons`) until the donor is found eligible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from batches import lifecycle
+from batches.common import get_or_404, next_number
+from batches.lifecycle import Action, BatchStatus, TransitionRefused
+from batches.models import (
+    Batch,
+    Collection,
+    DonorStatus,
+    DoseStatus,
+    Origin,
+    ProcessTemplate,
+    Product,
+    RecipientStatus,
+    StepStatus,
+    Subject,
+    SubjectKind,
+)
+from batches.screening import in_window, latest_donor_screening
+from lims import clock
+from lims.auth.models import Role, Signature, User
+from lims.db import db
+from lims.errors import BadRequest, Conflict, Forbidden
+
+
+def find_product(code: str) -> Product:
+    product = db.session.scalar(select(Product).where(Product.code == code,
+                                                      Product.active.is_(True)))
+    if product is None:
+        known = list(db.session.scalars(select(Product.code).where(Product.active.is_(True))))
+        raise BadRequest(f"Unknown product {code!r}.",
+                         details={"fields": {"product": [f"one of {sorted(known)}"]}})
+    return product
+
+
+def active_template(product: Product) -> ProcessTemplate:
+    template = db.session.scalar(select(ProcessTemplate).where(
+        ProcessTemplate.product_id == product.id, ProcessTemplate.active.is_(True))
+        .order_by(ProcessTemplate.version.desc()).limit(1))
+    if template is None:
+        raise Conflict(f"Product {product.code} has no active process template.",
+                       [f"no active process template for {product.code}"])
+    return template
+
+
+def _registration_refusals(collection: Collection, origin: Origin, recipient: Subject,
+                           product: Product) -> list[str]:
+    reasons: list[str] = []
+    donor = collection.subject
+    if recipient.kind != SubjectKind.patient:
+        reasons.append(f"the recipient {recipient.code} is a {recipient.kind}, not a patient")
+    elif recipient.recipient_status == RecipientStatus.unscreened:
+        reasons.append(f"the recipient {recipient.code} is unscreened")
+    elif recipient.recipient_status == RecipientStatus.contraindicated:
+        reasons.append(f"the recipient {recipient.code} is contraindicated")
+    if origin is Origin.autologous:
+        if recipient.id != donor.id:
+            reasons.append(f"an autologous batch's recipient must be the collection's own "
+                           f"subject ({donor.code}), not {recipient.code}")
+    else:
+        if donor.kind != SubjectKind.donor:
+            reasons.append(f"an allogeneic batch needs a donor's collection; {donor.code} "
+                           f"is a {donor.kind}")
+        elif donor.donor_status == DonorStatus.ineligible:
+            reasons.append(f"the donor {donor.code} is ineligible")
+        if recipient.id == donor.id:
+            reasons.append("an allogeneic batch's recipient cannot be its own donor")
+    duplicate = db.session.scalar(select(Batch.batch_number).where(
+        Batch.collection_id == collection.id, Batch.product_id == product.id))
+    if duplicate:
+        reasons.append(f"collection {collection.din} already has the {product.code} batch "
+                       f"{duplicate}")
+    return reasons
+
+
+def register_batch(data: dict[str, Any], user: User) -> Batch:
+    """Register a batch (SPEC §3 registration rules); 409 lists every unmet condition."""
+    collection = get_or_404(Collection, data["collection_id"], "collection")
+    recipient = get_or_404(Subject, data["recipient_id"], "subject")
+    product = find_product(data["product"])
+    origin = Origin(data["origin"])
+    reasons = _registration_refusals(collection, origin, recipient, product)
+    if reasons:
+        raise Conflict("The batch cannot be registered.", reasons)
+    template = active_template(product)
+    year = clock.utcnow().year
+    number = next_number(f"BATCH {product.code} {year}")
+    batch = Batch(batch_number=f"{product.code}-{year}-{number:05d}",
+                  collection_id=collection.id, product_id=product.id, template_id=template.id,
+                  origin=origin.value, recipient_id=recipient.id,
+                  status=BatchStatus.registered.value, registered_by_id=user.id)
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def quarantine_reasons(batch: Batch) -> list[str]:
+    """Why the batch is visibly quarantined (SPEC §2: products from ineligible or
+    incomplete donors); empty for autologous batches and eligible donors."""
+    if batch.origin != Origin.allogeneic:
+        return []
+    donor = batch.collection.subject
+    status = donor.donor_status or DonorStatus.unscreened.value
+    if status != DonorStatus.eligible:
+        return [f"donor {donor.code} is {status}"]
+    screening = latest_donor_screening(donor)
+    if screening is None or not in_window(screening.specimen_collected_at, batch.collection):
+        return [f"donor {donor.code}'s eligible specimen is outside the window of "
+                f"collection {batch.collection.din}"]
+    return []
+
+
+def is_quarantined(batch: Batch) -> bool:
+    return bool(quarantine_reasons(batch))
+
+
+def get_batch(batch_id: int) -> Batch:
+    return get_or_404(Batch, batch_id, "batch")
+
+
+def find_by_number(number: str) -> Batch | None:
+    return db.session.scalar(select(Batch).where(Batch.batch_number == number))
+
+
+def list_batches(status: str | None = None, limit: int = 500) -> list[Batch]:
+    query = select(Batch)
+    if status:
+        query = query.where(Batch.status == status)
+    return list(db.session.scalars(query.order_by(Batch.id.desc()).limit(limit)))
+
+
+def move(batch: Batch, action: Action) -> BatchStatus:
+    """Apply a life-cycle move to the batch; 409 with the reasons when the graph refuses it."""
+    try:
+        target = lifecycle.next_status(batch.status, action,
+                                       before_hold=batch.status_before_hold)
+    except TransitionRefused as refused:
+        raise Conflict(f"Batch {batch.batch_number}: {refused}", refused.reasons) from None
+    batch.status = target.value
+    return target
+
+
+def hold_batch(batch: Batch, reason: str, user: User) -> Batch:
+    """Put an active batch on hold with a reason (SPEC §3); it resumes to where it was."""
+    from lims.audit import reason as audit_reason
+
+    before = batch.status
+    with audit_reason(reason):
+        move(batch, Action.hold)
+        batch.status_before_hold = before
+        batch.hold_reason = reason
+        db.session.flush()
+    return batch
+
+
+def resume_batch(batch: Batch, reason: str, user: User) -> Batch:
+    """QA resumes a held batch to its pre-hold status, with a reason (SPEC §3)."""
+    if user.role != Role.qa:
+        raise Forbidden("Only QA can resume a batch on hold.",
+                        details={"required_roles": ["qa"], "role": user.role})
+    from lims.audit import reason as audit_reason
+
+    with audit_reason(reason):
+        move(batch, Action.resume)
+        batch.status_before_hold = None
+        batch.hold_reason = None
+        db.session.flush()
+    return batch
+
+
+def mark_released(batch: Batch, signature: Signature) -> Batch:
+    """The release move, called by ``qc`` once every release condition is met and QA
+    has signed (SPEC §3 Release). Doses leave quarantine."""
+    move(batch, Action.release)
+    batch.release_signature_id = signature.id
+    for dose in batch.doses:
+        dose.status = DoseStatus.released.value
+    db.session.flush()
+    return batch
+
+
+def mark_rejected(batch: Batch, signature: Signature, reason: str) -> Batch:
+    """The rejection move, called by ``qc`` with QA's signature and reason (SPEC §3);
+    pending culture steps are cancelled and the doses are marked for disposal."""
+    move(batch, Action.reject)
+    batch.status_before_hold = None
+    batch.hold_reason = None
+    batch.rejection_signature_id = signature.id
+    batch.rejection_reason = reason
+    for step in batch.steps:
+        if step.status == StepStatus.pending:
+            step.status = StepStatus.cancelled.value
+            step.cancel_reason = "batch rejected"
+    for dose in batch.doses:
+        dose.status = DoseStatus.rejected.value
+    db.session.flush()
+    return batch

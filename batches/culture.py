@@ -1,0 +1,280 @@
+"""Culture steps on process templates (SPEC §2 Culture step, Process template; §3; §7).
+
+* Logging a step fills the matching pending step (or adds an unscheduled one),
+  then schedules the next steps from the batch's template rules
+  (``after_step → next_step`` in ``interval_hours``, late after ``grace_hours``):
+  an already pending step of that type is moved to the new due time. A harvest
+  cancels every pending step left.
+* The first seeding moves a registered batch to ``in_culture``; a harvest moves
+  it to ``harvested`` (:mod:`batches.lifecycle` says which steps fit which state).
+* A passage beyond the template's maximum passage is refused (409), and passage
+  numbers only go up.
+* ``performed_at`` defaults to now, may be in the past (a *late entry* when
+  recorded more than 30 minutes later; flagged and audited) but never in the
+  future (2 minutes of clock skew allowed), nor before the collection.
+* A performed step's values change only as a correction with a reason: the
+  audit trail keeps the old value, and the step is marked ``corrected``.
+* Templates are data, versioned: an admin's edit (with a reason) makes a new
+  version; running batches keep theirs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from batches.batch_records import move
+from batches.common import facility_tz, get_or_404, is_late_entry, refuse_future
+from batches.lifecycle import BatchStatus, step_action, step_refusals
+from batches.models import (
+    Batch,
+    CultureStep,
+    ProcessTemplate,
+    Product,
+    StepStatus,
+    StepType,
+    TemplateRule,
+)
+from lims import clock
+from lims.audit import reason as audit_reason
+from lims.auth.models import User
+from lims.db import db
+from lims.errors import BadRequest, Conflict
+
+MEASURED = ("cell_count", "viability_pct", "confluence_pct", "media_lot", "incubator", "notes")
+CLOSING_STEPS = frozenset({StepType.harvest.value})
+
+
+# -- process templates -----------------------------------------------------------------
+
+
+def list_templates(include_inactive: bool = False) -> list[ProcessTemplate]:
+    query = select(ProcessTemplate)
+    if not include_inactive:
+        query = query.where(ProcessTemplate.active.is_(True))
+    return list(db.session.scalars(query.order_by(ProcessTemplate.product_id,
+                                                  ProcessTemplate.version)))
+
+
+def get_template(template_id: int) -> ProcessTemplate:
+    return get_or_404(ProcessTemplate, template_id, "process template")
+
+
+def revise_template(template: ProcessTemplate, data: dict[str, Any], reason: str,
+                    user: User) -> ProcessTemplate:
+    """An admin edits a process template: a new active version, the old one retired
+    (SPEC §2 templates as data). Running batches keep the version they follow."""
+    if not template.active:
+        raise Conflict("Only the active version of a template can be revised.",
+                       [f"template {template.id} is version {template.version}, retired"])
+    rules = data.get("rules")
+    if rules is None:
+        rules = [{"after_step": r.after_step, "next_step": r.next_step,
+                  "interval_hours": r.interval_hours, "grace_hours": r.grace_hours}
+                 for r in template.rules]
+    with audit_reason(reason):
+        template.active = False
+        db.session.flush()
+        revised = ProcessTemplate(
+            product_id=template.product_id, version=template.version + 1,
+            name=data.get("name", template.name),
+            max_passage=data["max_passage"] if "max_passage" in data else template.max_passage,
+            active=True)
+        db.session.add(revised)
+        db.session.flush()
+        for rule in rules:
+            db.session.add(TemplateRule(template_id=revised.id, **rule))
+        db.session.flush()
+    db.session.refresh(revised)
+    return revised
+
+
+def list_products() -> list[Product]:
+    return list(db.session.scalars(select(Product).order_by(Product.code)))
+
+
+def update_product(product: Product, data: dict[str, Any], reason: str, user: User) -> Product:
+    """An admin edits a product's data (ISBT 128 description code, storage, shelf life)."""
+    with audit_reason(reason):
+        for key, value in data.items():
+            setattr(product, key, value)
+        db.session.flush()
+    return product
+
+
+# -- steps -----------------------------------------------------------------------------
+
+
+def current_passage(batch: Batch) -> int:
+    value = db.session.scalar(select(func.max(CultureStep.passage)).where(
+        CultureStep.batch_id == batch.id, CultureStep.status == StepStatus.done))
+    return value or 0
+
+
+def _passage_refusals(batch: Batch, number: int) -> list[str]:
+    reasons = []
+    maximum = batch.template.max_passage
+    if maximum is not None and number > maximum:
+        reasons.append(f"passage P{number} is beyond the template's maximum P{maximum}")
+    last = current_passage(batch)
+    if number <= last:
+        reasons.append(f"passage numbers only go up: the batch is already at P{last}")
+    return reasons
+
+
+def _check_time(batch: Batch, performed_at: datetime, field: str = "performed_at") -> None:
+    refuse_future(performed_at, field)
+    if performed_at < batch.collection.collected_at:
+        collected = f"{batch.collection.collected_at:%Y-%m-%d %H:%M} UTC"
+        raise BadRequest(f"{field} is before the collection.", details={"fields": {
+            field: [f"must not be before the collection ({collected})"]}})
+
+
+def log_step(batch: Batch, data: dict[str, Any], user: User) -> CultureStep:
+    """Log a performed culture step (SPEC §2, §3, §7); schedules the next due steps."""
+    step_type = StepType(data["type"])
+    now = clock.utcnow()
+    performed_at = data.get("performed_at") or now
+    _check_time(batch, performed_at)
+    if data.get("passage") is not None and step_type is not StepType.passage:
+        raise BadRequest("A passage number belongs to passage steps only.",
+                         details={"fields": {"passage": ["only for type passage"]}})
+    reasons = step_refusals(step_type.value, batch.status, before_hold=batch.status_before_hold)
+    passage = None
+    if step_type is StepType.passage:
+        passage = data.get("passage") or current_passage(batch) + 1
+        reasons += _passage_refusals(batch, passage)
+    if reasons:
+        raise Conflict(f"The {step_type.value.replace('_', ' ')} step cannot be logged.", reasons)
+
+    step = db.session.scalar(select(CultureStep).where(
+        CultureStep.batch_id == batch.id, CultureStep.type == step_type.value,
+        CultureStep.status == StepStatus.pending).order_by(CultureStep.due_at).limit(1))
+    if step is None:
+        step = CultureStep(batch_id=batch.id, type=step_type.value)
+        db.session.add(step)
+    step.status = StepStatus.done.value
+    step.performed_at = performed_at
+    step.performed_by_id = user.id
+    step.recorded_at = now
+    step.late_entry = is_late_entry(performed_at, now)
+    step.passage = passage
+    for key in MEASURED:
+        if data.get(key) is not None:
+            setattr(step, key, data[key])
+    action = step_action(step_type.value, batch.status)
+    if action is not None:
+        move(batch, action)
+    db.session.flush()
+    _schedule_after(batch, step)
+    db.session.flush()
+    return step
+
+
+def _pending(batch: Batch) -> list[CultureStep]:
+    return list(db.session.scalars(select(CultureStep).where(
+        CultureStep.batch_id == batch.id, CultureStep.status == StepStatus.pending)))
+
+
+def _schedule_after(batch: Batch, done: CultureStep) -> None:
+    if done.type in CLOSING_STEPS:
+        for step in _pending(batch):
+            step.status = StepStatus.cancelled.value
+            step.cancel_reason = f"{done.type} performed"
+        return
+    pending = {step.type: step for step in _pending(batch)}
+    for rule in batch.template.rules:
+        if rule.after_step != done.type:
+            continue
+        due_at = done.performed_at + timedelta(hours=rule.interval_hours)
+        existing = pending.get(rule.next_step)
+        if existing is not None:
+            if existing.due_at != due_at:
+                existing.due_at = due_at
+                existing.grace_hours = rule.grace_hours
+        else:
+            step = CultureStep(batch_id=batch.id, type=rule.next_step,
+                               status=StepStatus.pending.value, due_at=due_at,
+                               grace_hours=rule.grace_hours)
+            db.session.add(step)
+            pending[rule.next_step] = step
+
+
+def correct_step(step: CultureStep, changes: dict[str, Any], reason: str,
+                 user: User) -> CultureStep:
+    """Correct a performed step's values with a reason (SPEC §8): audited, old value kept."""
+    if step.status != StepStatus.done:
+        raise Conflict("Only a performed step can be corrected.",
+                       [f"step {step.id} is {step.status}"])
+    if "performed_at" in changes:
+        _check_time(step.batch, changes["performed_at"])
+    if changes.get("passage") is not None:
+        if step.type != StepType.passage:
+            raise BadRequest("A passage number belongs to passage steps only.",
+                             details={"fields": {"passage": ["only for type passage"]}})
+        maximum = step.batch.template.max_passage
+        if maximum is not None and changes["passage"] > maximum:
+            raise Conflict("The correction is refused.",
+                           [f"passage P{changes['passage']} is beyond the template's "
+                            f"maximum P{maximum}"])
+    changed = {k: v for k, v in changes.items() if getattr(step, k) != v}
+    if not changed:
+        raise BadRequest("The correction changes nothing.",
+                         details={"fields": {"body": ["no value differs from the record"]}})
+    with audit_reason(reason):
+        for key, value in changed.items():
+            setattr(step, key, value)
+        step.corrected = True
+        db.session.flush()
+    return step
+
+
+def get_step(step_id: int) -> CultureStep:
+    return get_or_404(CultureStep, step_id, "culture step")
+
+
+def list_steps(batch: Batch) -> list[CultureStep]:
+    return list(db.session.scalars(select(CultureStep).where(CultureStep.batch_id == batch.id)
+                                   .order_by(func.coalesce(CultureStep.performed_at,
+                                                           CultureStep.due_at),
+                                             CultureStep.id)))
+
+
+def step_state(step: CultureStep, now: datetime | None = None) -> str:
+    """``pending`` | ``done`` | ``overdue`` | ``cancelled`` (overdue: past due_at + grace)."""
+    if step.status != StepStatus.pending:
+        return step.status
+    now = now or clock.utcnow()
+    if step.due_at + timedelta(hours=step.grace_hours or 0) < now:
+        return "overdue"
+    return StepStatus.pending.value
+
+
+def is_due(step: CultureStep, now: datetime | None = None) -> bool:
+    now = now or clock.utcnow()
+    return step.status == StepStatus.pending and step.due_at <= now
+
+
+def due_steps(until: datetime | None = None) -> list[CultureStep]:
+    """Pending steps due by ``until`` (default: the end of today, facility time), any batch
+    that is still being worked on, earliest first — the bench's "my work today" list."""
+    if until is None:
+        tz = facility_tz()
+        today = clock.utcnow().astimezone(tz).date()
+        until = datetime.combine(today, time(23, 59, 59), tz)
+    return list(db.session.scalars(
+        select(CultureStep).join(Batch)
+        .where(CultureStep.status == StepStatus.pending, CultureStep.due_at <= until,
+               Batch.status.in_([BatchStatus.in_culture.value, BatchStatus.on_hold.value,
+                                 BatchStatus.registered.value]))
+        .order_by(CultureStep.due_at)))
+
+
+def overdue_steps(now: datetime | None = None) -> list[CultureStep]:
+    """Pending steps past due_at + grace (the scheduler's sweep will use this query)."""
+    now = now or clock.utcnow()
+    candidates = db.session.scalars(select(CultureStep).where(
+        CultureStep.status == StepStatus.pending, CultureStep.due_at < now))
+    return [s for s in candidates if step_state(s, now) == "overdue"]

@@ -1,0 +1,490 @@
+"""Subjects, screening, collections, batches, process templates, culture steps, doses
+and custody events (SPEC §2, §3).
+
+States are string enums tied to their timestamps and signers by CheckConstraints,
+so the database itself refuses, e.g., an eligible donor screening without a QA
+signature or a batch on hold without a reason. Every GMP record mixes in
+:class:`lims.audit.Audited`: each insert and update leaves an audit entry.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from batches.lifecycle import BatchStatus
+from lims.audit import Audited
+from lims.auth.models import Signature, User
+from lims.clock import now_utc
+from lims.db import UTCDateTime, db
+
+
+def _in(column: str, enum: type[StrEnum], *, nullable: bool = False) -> str:
+    clause = f"{column} IN ({', '.join(repr(m.value) for m in enum)})"
+    return f"({column} IS NULL OR {clause})" if nullable else clause
+
+
+class SubjectKind(StrEnum):
+    patient = "patient"
+    donor = "donor"
+
+
+class RecipientStatus(StrEnum):
+    unscreened = "unscreened"
+    cleared = "cleared"
+    contraindicated = "contraindicated"
+
+
+class DonorStatus(StrEnum):
+    unscreened = "unscreened"
+    incomplete = "incomplete"
+    ineligible = "ineligible"
+    eligible = "eligible"
+
+
+class MarkerResult(StrEnum):
+    negative = "negative"
+    reactive = "reactive"
+    pending = "pending"
+
+
+class Source(StrEnum):
+    bone_marrow = "bone_marrow"
+    adipose = "adipose"
+    umbilical_cord = "umbilical_cord"
+    cord_blood = "cord_blood"
+    apheresis = "apheresis"
+
+
+class Origin(StrEnum):
+    autologous = "autologous"
+    allogeneic = "allogeneic"
+
+
+class StepType(StrEnum):
+    seeding = "seeding"
+    media_change = "media_change"
+    feeding = "feeding"
+    passage = "passage"
+    harvest = "harvest"
+    cryopreservation = "cryopreservation"
+
+
+class StepStatus(StrEnum):
+    """Stored states; ``overdue`` is derived (pending and past due_at + grace)."""
+
+    pending = "pending"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class DoseStatus(StrEnum):
+    quarantined = "quarantined"
+    released = "released"
+    rejected = "rejected"
+    shipped = "shipped"
+    delivered = "delivered"
+    administered = "administered"
+    disposed = "disposed"
+
+
+class CustodyEventType(StrEnum):
+    collected = "collected"
+    received = "received"
+    stored = "stored"
+    retrieved = "retrieved"
+    shipped = "shipped"
+    delivered = "delivered"
+    thawed = "thawed"
+    administered = "administered"
+    disposed = "disposed"
+
+
+# Recipient contraindications (SPEC §2 / §7 codes) and donor markers.
+CONTRAINDICATIONS = (
+    "active_malignancy", "pregnancy_or_breastfeeding", "immunodeficiency",
+    "unstable_mental_state", "acute_inflammation", "clotting_disorder",
+)
+MARKERS = ("hiv_1", "hiv_2", "hbsag", "anti_hbc", "hcv_antibody", "hcv_nat", "syphilis",
+           "htlv", "cmv")
+
+
+class Subject(Audited, db.Model):
+    """A patient or a donor, known by a pseudonymised code (SPEC §2)."""
+
+    __tablename__ = "subject"
+    __table_args__ = (
+        CheckConstraint(_in("kind", SubjectKind), name="kind"),
+        CheckConstraint(_in("recipient_status", RecipientStatus, nullable=True),
+                        name="recipient_status"),
+        CheckConstraint(_in("donor_status", DonorStatus, nullable=True), name="donor_status"),
+        CheckConstraint("kind = 'patient' OR recipient_status IS NULL",
+                        name="recipient_is_patient"),
+    )
+    __audit_corrections__ = frozenset({"initials", "date_of_birth"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    initials: Mapped[str] = mapped_column(String(5))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    recipient_status: Mapped[str | None] = mapped_column(String(20))
+    donor_status: Mapped[str | None] = mapped_column(String(20))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    created_by: Mapped[User] = relationship()
+
+
+class RecipientScreening(Audited, db.Model):
+    """One recipient screening: the six contraindications of SPEC §2, each present or not."""
+
+    __tablename__ = "recipient_screening"
+    __table_args__ = (
+        CheckConstraint("status IN ('cleared', 'contraindicated')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    active_malignancy: Mapped[bool] = mapped_column(Boolean)
+    pregnancy_or_breastfeeding: Mapped[bool] = mapped_column(Boolean)
+    immunodeficiency: Mapped[bool] = mapped_column(Boolean)
+    unstable_mental_state: Mapped[bool] = mapped_column(Boolean)
+    acute_inflammation: Mapped[bool] = mapped_column(Boolean)
+    clotting_disorder: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20))
+    screened_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    screened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    subject: Mapped[Subject] = relationship()
+    screened_by: Mapped[User] = relationship()
+
+    @property
+    def contraindications(self) -> list[str]:
+        return [code for code in CONTRAINDICATIONS if getattr(self, code)]
+
+
+class DonorScreening(Audited, db.Model):
+    """Infectious-disease markers of one donor specimen; QA signs the eligibility (SPEC §2)."""
+
+    __tablename__ = "donor_screening"
+    __table_args__ = (
+        *(CheckConstraint(_in(marker, MarkerResult), name=marker) for marker in MARKERS),
+        CheckConstraint("status IN ('incomplete', 'ineligible', 'eligible')", name="status"),
+        CheckConstraint("status != 'eligible' OR (eligibility_signature_id IS NOT NULL "
+                        "AND determined_at IS NOT NULL)", name="eligible_is_signed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    specimen_collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    hiv_1: Mapped[str] = mapped_column(String(10))
+    hiv_2: Mapped[str] = mapped_column(String(10))
+    hbsag: Mapped[str] = mapped_column(String(10))
+    anti_hbc: Mapped[str] = mapped_column(String(10))
+    hcv_antibody: Mapped[str] = mapped_column(String(10))
+    hcv_nat: Mapped[str] = mapped_column(String(10))
+    syphilis: Mapped[str] = mapped_column(String(10))
+    htlv: Mapped[str] = mapped_column(String(10))
+    cmv: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    eligibility_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
+    determined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    subject: Mapped[Subject] = relationship()
+    recorded_by: Mapped[User] = relationship()
+    eligibility_signature: Mapped[Signature | None] = relationship()
+
+    @property
+    def markers(self) -> dict[str, str]:
+        return {marker: getattr(self, marker) for marker in MARKERS}
+
+    @property
+    def reactive_markers(self) -> list[str]:
+        return [m for m, v in self.markers.items() if v == MarkerResult.reactive]
+
+    @property
+    def pending_markers(self) -> list[str]:
+        return [m for m, v in self.markers.items() if v == MarkerResult.pending]
+
+
+class SequenceCounter(db.Model):
+    """The last number handed out in a scope, e.g. ``DIN Z9999 2026`` (locked FOR UPDATE).
+
+    Together with the unique constraints on DINs and batch numbers it makes sure
+    concurrent registrations never share a number.
+    """
+
+    __tablename__ = "sequence_counter"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class Collection(Audited, db.Model):
+    """A harvest or donation, identified by its ISBT 128 DIN (SPEC §2, §6)."""
+
+    __tablename__ = "collection"
+    __table_args__ = (
+        CheckConstraint(_in("source", Source), name="source"),
+        CheckConstraint("volume_ml > 0", name="volume_ml"),
+    )
+    __audit_corrections__ = frozenset({"volume_ml", "collected_at", "collected_by", "source"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    collected_by: Mapped[str] = mapped_column(String(200))
+    volume_ml: Mapped[float] = mapped_column(Float)
+    din: Mapped[str] = mapped_column(String(13), unique=True)
+    check_character: Mapped[str] = mapped_column(String(1))
+    chain_of_identity: Mapped[str] = mapped_column(String(17), unique=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    subject: Mapped[Subject] = relationship()
+    recorded_by: Mapped[User] = relationship()
+
+
+class Product(Audited, db.Model):
+    """A cell product (MSC, NK…) as data: ISBT 128 description code, storage, shelf life."""
+
+    __tablename__ = "product"
+    __table_args__ = (CheckConstraint("shelf_life_hours > 0", name="shelf_life_hours"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description_code: Mapped[str] = mapped_column(String(5))
+    storage_temperature: Mapped[str] = mapped_column(String(60))
+    shelf_life_hours: Mapped[int] = mapped_column(Integer)
+    default_container: Mapped[str] = mapped_column(String(60))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProcessTemplate(Audited, db.Model):
+    """A product's culture process as data (SPEC §2): step rules and the maximum passage.
+
+    Templates are versioned: an admin's edit makes a new version, and running
+    batches keep following the version they were registered with.
+    """
+
+    __tablename__ = "process_template"
+    __table_args__ = (
+        UniqueConstraint("product_id", "version"),
+        CheckConstraint("max_passage IS NULL OR max_passage >= 0", name="max_passage"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    max_passage: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    product: Mapped[Product] = relationship()
+    rules: Mapped[list[TemplateRule]] = relationship(
+        back_populates="template", order_by="TemplateRule.id")
+
+
+class TemplateRule(Audited, db.Model):
+    """After a step of type ``after_step`` is performed, ``next_step`` is due in
+    ``interval_hours`` (late after ``grace_hours`` more)."""
+
+    __tablename__ = "template_rule"
+    __table_args__ = (
+        CheckConstraint(_in("after_step", StepType), name="after_step"),
+        CheckConstraint(_in("next_step", StepType), name="next_step"),
+        CheckConstraint("interval_hours > 0", name="interval_hours"),
+        CheckConstraint("grace_hours >= 0", name="grace_hours"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("process_template.id"), index=True)
+    after_step: Mapped[str] = mapped_column(String(20))
+    next_step: Mapped[str] = mapped_column(String(20))
+    interval_hours: Mapped[int] = mapped_column(Integer)
+    grace_hours: Mapped[int] = mapped_column(Integer)
+
+    template: Mapped[ProcessTemplate] = relationship(back_populates="rules")
+
+
+class Batch(Audited, db.Model):
+    """A lot made from one collection, following one process template (SPEC §2, §3)."""
+
+    __tablename__ = "batch"
+    __table_args__ = (
+        CheckConstraint(_in("status", BatchStatus), name="status"),
+        CheckConstraint("status_before_hold IS NULL OR status_before_hold IN "
+                        "('registered', 'in_culture', 'harvested', 'qc_review')",
+                        name="status_before_hold"),
+        CheckConstraint(_in("origin", Origin), name="origin"),
+        CheckConstraint("status != 'on_hold' OR (status_before_hold IS NOT NULL "
+                        "AND hold_reason IS NOT NULL)", name="hold_has_reason"),
+        CheckConstraint("status != 'released' OR release_signature_id IS NOT NULL",
+                        name="released_is_signed"),
+        CheckConstraint("status != 'rejected' OR rejection_signature_id IS NOT NULL",
+                        name="rejected_is_signed"),
+        UniqueConstraint("collection_id", "product_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_number: Mapped[str] = mapped_column(String(20), unique=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collection.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("process_template.id"))
+    origin: Mapped[str] = mapped_column(String(12))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    status_before_hold: Mapped[str | None] = mapped_column(String(12))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    registered_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    release_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
+    rejection_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+
+    collection: Mapped[Collection] = relationship()
+    product: Mapped[Product] = relationship()
+    template: Mapped[ProcessTemplate] = relationship()
+    recipient: Mapped[Subject] = relationship()
+    registered_by: Mapped[User] = relationship(foreign_keys=[registered_by_id])
+    release_signature: Mapped[Signature | None] = relationship(
+        foreign_keys=[release_signature_id])
+    rejection_signature: Mapped[Signature | None] = relationship(
+        foreign_keys=[rejection_signature_id])
+    steps: Mapped[list[CultureStep]] = relationship(
+        back_populates="batch", order_by="CultureStep.id")
+    doses: Mapped[list[Dose]] = relationship(back_populates="batch", order_by="Dose.id")
+
+
+class CultureStep(Audited, db.Model):
+    """A culture step: pending (scheduled by the template) or done (performed and measured).
+
+    Measured values, once entered, change only as a correction with a reason.
+    The overdue sweep finds late steps with ``status = 'pending' AND due_at < …``
+    through ``ix_culture_step_pending_due``.
+    """
+
+    __tablename__ = "culture_step"
+    __table_args__ = (
+        CheckConstraint(_in("type", StepType), name="type"),
+        CheckConstraint(_in("status", StepStatus), name="status"),
+        CheckConstraint("status != 'done' OR (performed_at IS NOT NULL "
+                        "AND performed_by_id IS NOT NULL)", name="done_is_performed"),
+        CheckConstraint("status != 'pending' OR due_at IS NOT NULL", name="pending_is_due"),
+        CheckConstraint("viability_pct IS NULL OR (viability_pct >= 0 AND viability_pct <= 100)",
+                        name="viability_pct"),
+        CheckConstraint("confluence_pct IS NULL OR "
+                        "(confluence_pct >= 0 AND confluence_pct <= 100)", name="confluence_pct"),
+        CheckConstraint("cell_count IS NULL OR cell_count >= 0", name="cell_count"),
+        CheckConstraint("passage IS NULL OR passage >= 0", name="passage"),
+        Index("ix_culture_step_pending_due", "status", "due_at"),
+    )
+    __audit_corrections__ = frozenset({
+        "performed_at", "passage", "cell_count", "viability_pct", "confluence_pct",
+        "media_lot", "incubator", "notes"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"), index=True)
+    type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    grace_hours: Mapped[int | None] = mapped_column(Integer)
+    performed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    performed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    late_entry: Mapped[bool] = mapped_column(Boolean, default=False)
+    corrected: Mapped[bool] = mapped_column(Boolean, default=False)
+    passage: Mapped[int | None] = mapped_column(Integer)
+    cell_count: Mapped[int | None] = mapped_column(BigInteger)
+    viability_pct: Mapped[float | None] = mapped_column(Float)
+    confluence_pct: Mapped[float | None] = mapped_column(Float)
+    media_lot: Mapped[str | None] = mapped_column(String(60))
+    incubator: Mapped[str | None] = mapped_column(String(60))
+    notes: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    batch: Mapped[Batch] = relationship(back_populates="steps")
+    performed_by: Mapped[User | None] = relationship()
+
+
+class Dose(Audited, db.Model):
+    """A unit of a batch: DIN + product code + division (SPEC §2, §6)."""
+
+    __tablename__ = "dose"
+    __table_args__ = (
+        CheckConstraint(_in("status", DoseStatus), name="status"),
+        CheckConstraint("cells > 0", name="cells"),
+        CheckConstraint("volume_ml > 0", name="volume_ml"),
+        UniqueConstraint("batch_id", "division"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    division: Mapped[str] = mapped_column(String(2))
+    collection_type: Mapped[str] = mapped_column(String(1))
+    description_code: Mapped[str] = mapped_column(String(5))
+    cells: Mapped[int] = mapped_column(BigInteger)
+    volume_ml: Mapped[float] = mapped_column(Float)
+    container: Mapped[str] = mapped_column(String(60))
+    storage_temperature: Mapped[str] = mapped_column(String(60))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12))
+    formulated_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    formulated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    batch: Mapped[Batch] = relationship(back_populates="doses")
+    formulated_by: Mapped[User] = relationship()
+    custody_events: Mapped[list[CustodyEvent]] = relationship(
+        back_populates="dose", order_by="CustodyEvent.id")
+
+
+class CustodyEvent(Audited, db.Model):
+    """One handoff of a dose (or a collection) in its chain of custody (SPEC §2, §5)."""
+
+    __tablename__ = "custody_event"
+    __table_args__ = (
+        CheckConstraint(_in("event", CustodyEventType), name="event"),
+        CheckConstraint("(dose_id IS NULL) != (collection_id IS NULL)", name="one_item"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dose_id: Mapped[int | None] = mapped_column(ForeignKey("dose.id"), index=True)
+    collection_id: Mapped[int | None] = mapped_column(ForeignKey("collection.id"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    from_location: Mapped[str | None] = mapped_column(String(200))
+    to_location: Mapped[str | None] = mapped_column(String(200))
+    from_person: Mapped[str | None] = mapped_column(String(200))
+    to_person: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    temperature_c: Mapped[float | None] = mapped_column(Float)
+    scanned_code: Mapped[str | None] = mapped_column(String(500))
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    dose: Mapped[Dose | None] = relationship(back_populates="custody_events")
+    collection: Mapped[Collection | None] = relationship()
+    recorded_by: Mapped[User] = relationship()

@@ -1,0 +1,405 @@
+"""Validation of batches input (JSON and forms alike) and the shapes of its answers (SPEC §7).
+
+Times must carry an offset (``2026-05-04T09:30:00+02:00``); numbers must be JSON
+numbers (not strings, not booleans); every string is bounded; unknown fields
+and unknown enum values are refused with the field named.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from batches.lifecycle import BatchStatus
+from batches.models import (
+    CONTRAINDICATIONS,
+    MARKERS,
+    MarkerResult,
+    Origin,
+    Source,
+    StepType,
+    SubjectKind,
+)
+from lims.auth.schemas import SignatureInputSchema, SignatureSchema
+from lims.schemas import StrictSchema, text
+
+__all__ = ["SignatureInputSchema"]
+
+MAX_CELLS = 10**13
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$",
+                       error="2–40 letters, digits, dots, dashes or underscores")
+INITIALS = validate.Regexp(r"^[A-Za-z]{1,5}$", error="1–5 letters")
+
+
+class StrictFloat(fields.Float):
+    """A JSON number: strings and booleans are refused, so is NaN/infinity."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def one_of(enum, **kwargs) -> fields.String:
+    return fields.String(validate=validate.OneOf([m.value for m in enum]), **kwargs)
+
+
+def when(**kwargs) -> fields.AwareDateTime:
+    """An ISO 8601 time that must carry its offset (naive times are refused)."""
+    return fields.AwareDateTime(format="iso", **kwargs)
+
+
+def number(minimum: int = 0, maximum: int = MAX_CELLS, **kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(minimum, maximum), **kwargs)
+
+
+def percent(**kwargs) -> StrictFloat:
+    return StrictFloat(validate=validate.Range(0, 100), **kwargs)
+
+
+def millilitres(maximum: float, **kwargs) -> StrictFloat:
+    return StrictFloat(validate=validate.Range(0, maximum, min_inclusive=False), **kwargs)
+
+
+# -- input -------------------------------------------------------------------------------
+
+
+class SubjectCreateSchema(StrictSchema):
+    code = fields.String(required=True, validate=CODE)
+    kind = one_of(SubjectKind, required=True)
+    initials = fields.String(required=True, validate=INITIALS)
+    date_of_birth = fields.Date(required=True)
+
+    @ma.post_load
+    def normalise(self, data: dict[str, Any], **_kwargs) -> dict[str, Any]:
+        data["initials"] = data["initials"].upper()
+        return data
+
+
+class SubjectQuerySchema(StrictSchema):
+    kind = one_of(SubjectKind)
+    q = text(40, required=False)
+
+
+class RecipientScreeningSchema(StrictSchema):
+    contraindications = fields.List(
+        fields.String(validate=validate.OneOf(CONTRAINDICATIONS)), required=True,
+        validate=validate.Length(max=len(CONTRAINDICATIONS)),
+        metadata={"description": "codes present; an empty list means none"})
+
+
+MarkersSchema = type("MarkersSchema", (StrictSchema,),
+                     {m: one_of(MarkerResult, required=True) for m in MARKERS})
+"""Every marker of SPEC §2, each negative | reactive | pending."""
+
+
+class DonorScreeningSchema(StrictSchema):
+    specimen_collected_at = when(required=True)
+    markers = fields.Nested(MarkersSchema, required=True)
+
+
+class CollectionCreateSchema(StrictSchema):
+    subject_id = number(1, 2**31 - 1, required=True)
+    source = one_of(Source, required=True)
+    collected_at = when(required=True)
+    volume_ml = millilitres(10_000, required=True)
+    collected_by = text(200, required=False)
+    notes = text(2000, required=False)
+
+
+class BatchCreateSchema(StrictSchema):
+    collection_id = number(1, 2**31 - 1, required=True)
+    product = fields.String(required=True, validate=validate.Length(1, 10),
+                            metadata={"description": "product code, e.g. MSC or NK"})
+    origin = one_of(Origin, required=True)
+    recipient_id = number(1, 2**31 - 1, required=True)
+
+
+class BatchQuerySchema(StrictSchema):
+    status = one_of(BatchStatus)
+
+
+class ReasonSchema(StrictSchema):
+    reason = text(1000)
+
+
+class StepValuesSchema(StrictSchema):
+    performed_at = when()
+    passage = number(0, 99)
+    cell_count = number()
+    viability_pct = percent()
+    confluence_pct = percent()
+    media_lot = text(60, required=False)
+    incubator = text(60, required=False)
+    notes = text(2000, required=False)
+
+
+class StepCreateSchema(StepValuesSchema):
+    type = one_of(StepType, required=True)
+
+
+class StepCorrectionSchema(StepValuesSchema):
+    reason = text(1000)
+
+    @ma.validates_schema
+    def something_to_correct(self, data: dict[str, Any], **_kwargs) -> None:
+        if not set(data) - {"reason"}:
+            raise ma.ValidationError("name at least one value to correct", "body")
+
+
+class FormulationSchema(StrictSchema):
+    count = number(1, 676, required=True)
+    cells_per_dose = number(1, MAX_CELLS, required=True)
+    volume_ml = millilitres(5000, required=True)
+    container = text(60, required=False)
+    storage_temperature = text(60, required=False)
+    expires_at = when()
+
+
+class TemplateRuleSchema(StrictSchema):
+    after_step = one_of(StepType, required=True)
+    next_step = one_of(StepType, required=True)
+    interval_hours = number(1, 24 * 90, required=True)
+    grace_hours = number(0, 24 * 14, required=True)
+
+
+class TemplateRevisionSchema(StrictSchema):
+    reason = text(1000)
+    name = text(200, required=False)
+    max_passage = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 99))
+    rules = fields.List(fields.Nested(TemplateRuleSchema), validate=validate.Length(max=50))
+
+
+class ProductUpdateSchema(StrictSchema):
+    reason = text(1000)
+    name = text(200, required=False)
+    description_code = fields.String(validate=validate.Regexp(
+        r"^S[A-Z0-9]{4}$", error="S + 4 characters A–Z, 0–9 (ICCBBA product description code)"))
+    storage_temperature = text(60, required=False)
+    shelf_life_hours = number(1, 24 * 365 * 30)
+    default_container = text(60, required=False)
+    active = fields.Boolean()
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+class RecipientScreeningOutSchema(StrictSchema):
+    id = fields.Integer()
+    status = fields.String()
+    contraindications = fields.List(fields.String())
+    screened_at = fields.DateTime()
+    screened_by = fields.Function(lambda s: s.screened_by.username)
+
+
+class DonorScreeningOutSchema(StrictSchema):
+    id = fields.Integer()
+    status = fields.String()
+    specimen_collected_at = fields.DateTime()
+    markers = fields.Dict(keys=fields.String(), values=fields.String())
+    reactive_markers = fields.List(fields.String())
+    pending_markers = fields.List(fields.String())
+    recorded_at = fields.DateTime()
+    recorded_by = fields.Function(lambda s: s.recorded_by.username)
+    eligibility_signature = fields.Nested(SignatureSchema, allow_none=True)
+
+
+class SubjectSchema(StrictSchema):
+    id = fields.Integer()
+    code = fields.String()
+    kind = fields.String()
+    initials = fields.String()
+    date_of_birth = fields.Date()
+    recipient_status = fields.String(allow_none=True)
+    donor_status = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    recipient_screening = fields.Method("_recipient_screening", allow_none=True)
+    donor_screening = fields.Method("_donor_screening", allow_none=True)
+
+    def _recipient_screening(self, subject):
+        from batches.screening import latest_recipient_screening
+
+        screening = latest_recipient_screening(subject)
+        return RecipientScreeningOutSchema().dump(screening) if screening else None
+
+    def _donor_screening(self, subject):
+        from batches.screening import latest_donor_screening
+
+        screening = latest_donor_screening(subject)
+        return DonorScreeningOutSchema().dump(screening) if screening else None
+
+
+class CollectionSchema(StrictSchema):
+    id = fields.Integer()
+    subject_id = fields.Integer()
+    subject_code = fields.Function(lambda c: c.subject.code)
+    source = fields.String()
+    collected_at = fields.DateTime()
+    collected_by = fields.String()
+    volume_ml = fields.Float()
+    din = fields.String(metadata={"description": "the 13 characters FIN + year + sequence"})
+    check_character = fields.String()
+    din_barcode = fields.Method("_din_barcode")
+    chain_of_identity = fields.String()
+    notes = fields.String(allow_none=True)
+    recorded_by = fields.Function(lambda c: c.recorded_by.username)
+    recorded_at = fields.DateTime()
+
+    def _din_barcode(self, collection) -> str:
+        from batches.isbt128 import din_barcode_text
+
+        return din_barcode_text(collection.din)
+
+
+class BatchSchema(StrictSchema):
+    id = fields.Integer()
+    batch_number = fields.String()
+    status = fields.String()
+    status_before_hold = fields.String(allow_none=True)
+    hold_reason = fields.String(allow_none=True)
+    product = fields.Function(lambda b: b.product.code)
+    origin = fields.String()
+    collection_id = fields.Integer()
+    din = fields.Function(lambda b: b.collection.din)
+    recipient_id = fields.Integer()
+    recipient_code = fields.Function(lambda b: b.recipient.code)
+    donor_code = fields.Function(lambda b: b.collection.subject.code)
+    template_id = fields.Integer()
+    template_version = fields.Function(lambda b: b.template.version)
+    quarantined = fields.Method("_quarantined")
+    quarantine_reasons = fields.Method("_quarantine_reasons")
+    registered_at = fields.DateTime()
+    registered_by = fields.Function(lambda b: b.registered_by.username)
+    dose_count = fields.Function(lambda b: len(b.doses))
+    release_signature = fields.Nested(SignatureSchema, allow_none=True)
+    rejection_signature = fields.Nested(SignatureSchema, allow_none=True)
+    rejection_reason = fields.String(allow_none=True)
+
+    def _quarantine_reasons(self, batch) -> list[str]:
+        from batches.batch_records import quarantine_reasons
+
+        return quarantine_reasons(batch)
+
+    def _quarantined(self, batch) -> bool:
+        return bool(self._quarantine_reasons(batch))
+
+
+class StepSchema(StrictSchema):
+    id = fields.Integer()
+    batch_id = fields.Integer()
+    type = fields.String()
+    status = fields.Method("_status", metadata={"description": "pending | done | overdue | "
+                                                               "cancelled"})
+    due_at = fields.DateTime(allow_none=True)
+    grace_hours = fields.Integer(allow_none=True)
+    performed_at = fields.DateTime(allow_none=True)
+    performed_by = fields.Function(lambda s: s.performed_by.username if s.performed_by else None)
+    recorded_at = fields.DateTime(allow_none=True)
+    late_entry = fields.Boolean()
+    corrected = fields.Boolean()
+    passage = fields.Integer(allow_none=True)
+    cell_count = fields.Integer(allow_none=True)
+    viability_pct = fields.Float(allow_none=True)
+    confluence_pct = fields.Float(allow_none=True)
+    media_lot = fields.String(allow_none=True)
+    incubator = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+
+    def _status(self, step) -> str:
+        from batches.culture import step_state
+
+        return step_state(step)
+
+
+class CustodyEventSchema(StrictSchema):
+    id = fields.Integer()
+    event = fields.String()
+    from_location = fields.String(allow_none=True)
+    to_location = fields.String(allow_none=True)
+    from_person = fields.String(allow_none=True)
+    to_person = fields.String(allow_none=True)
+    occurred_at = fields.DateTime()
+    temperature_c = fields.Float(allow_none=True)
+    scanned_code = fields.String(allow_none=True)
+    recorded_by = fields.Function(lambda e: e.recorded_by.username)
+    recorded_at = fields.DateTime()
+
+
+class BarcodesSchema(StrictSchema):
+    din = fields.String()
+    product = fields.String()
+    expiry = fields.String()
+    matrix = fields.String()
+
+
+class DoseSchema(StrictSchema):
+    id = fields.Integer()
+    code = fields.String()
+    batch_id = fields.Integer()
+    batch_number = fields.Function(lambda d: d.batch.batch_number)
+    din = fields.Function(lambda d: d.batch.collection.din)
+    check_character = fields.Function(lambda d: d.batch.collection.check_character)
+    product = fields.Function(lambda d: d.batch.product.code)
+    product_code = fields.Method("_product_code")
+    division = fields.String()
+    status = fields.String()
+    cells = fields.Integer()
+    volume_ml = fields.Float()
+    container = fields.String()
+    storage_temperature = fields.String()
+    expires_at = fields.DateTime()
+    formulated_at = fields.DateTime()
+    formulated_by = fields.Function(lambda d: d.formulated_by.username)
+    chain_of_identity = fields.Function(lambda d: d.batch.collection.chain_of_identity)
+    quarantined = fields.Method("_quarantined")
+    barcodes = fields.Method("_barcodes")
+    custody = fields.List(fields.Nested(CustodyEventSchema), attribute="custody_events")
+
+    def _product_code(self, dose) -> str:
+        from batches.doses import product_text
+
+        return product_text(dose)
+
+    def _barcodes(self, dose) -> dict[str, str]:
+        from batches.doses import barcode_texts
+
+        return barcode_texts(dose)
+
+    def _quarantined(self, dose) -> bool:
+        return dose.batch.status != BatchStatus.released
+
+
+class TemplateRuleOutSchema(StrictSchema):
+    after_step = fields.String()
+    next_step = fields.String()
+    interval_hours = fields.Integer()
+    grace_hours = fields.Integer()
+
+
+class TemplateSchema(StrictSchema):
+    id = fields.Integer()
+    product = fields.Function(lambda t: t.product.code)
+    version = fields.Integer()
+    name = fields.String()
+    max_passage = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+    rules = fields.List(fields.Nested(TemplateRuleOutSchema))
+
+
+class ProductSchema(StrictSchema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    description_code = fields.String()
+    storage_temperature = fields.String()
+    shelf_life_hours = fields.Integer()
+    default_container = fields.String()
+    active = fields.Boolean()
+
+
+class DueStepSchema(StepSchema):
+    batch_number = fields.Function(lambda s: s.batch.batch_number)

@@ -1,0 +1,70 @@
+"""Every write and every rule of the batches package, by the lab's words.
+
+The functions live in modules named after the work they do; this module gathers
+them so callers (views, the API, ``qc``) have one place to import from:
+
+| SPEC rule | module |
+|---|---|
+| §2 subjects, recipient screening, donor eligibility, specimen window | :mod:`batches.screening` |
+| §2/§6 collections and their DIN | :mod:`batches.collections` |
+| §3 batch registration, quarantine, hold/resume, release/rejection | :mod:`batches.batch_records` |
+| §3 the state graph itself (pure) | :mod:`batches.lifecycle` |
+| §2 process templates, culture steps, scheduling, corrections | :mod:`batches.culture` |
+| §2/§6 formulation, doses, barcode texts | :mod:`batches.doses` |
+| §2/§5 first custody events | :mod:`batches.custody` |
+| §7 scan lookup | :mod:`batches.lookup` |
+"""
+
+from __future__ import annotations
+
+from batches.batch_records import (
+    active_template,
+    find_product,
+    get_batch,
+    hold_batch,
+    is_quarantined,
+    list_batches,
+    mark_rejected,
+    mark_released,
+    quarantine_reasons,
+    register_batch,
+    resume_batch,
+)
+from batches.collections import get_collection, list_collections, register_collection
+from batches.culture import (
+    correct_step,
+    due_steps,
+    get_step,
+    get_template,
+    list_products,
+    list_steps,
+    list_templates,
+    log_step,
+    overdue_steps,
+    revise_template,
+    step_state,
+    update_product,
+)
+from batches.custody import custody_events
+from batches.doses import barcode_texts, formulate, get_dose
+from batches.screening import (
+    determine_eligibility,
+    get_subject,
+    latest_donor_screening,
+    latest_recipient_screening,
+    list_subjects,
+    register_subject,
+    screen_donor,
+    screen_recipient,
+)
+
+__all__ = [
+    "active_template", "barcode_texts", "correct_step", "custody_events", "determine_eligibility",
+    "due_steps", "find_product", "formulate", "get_batch", "get_collection", "get_dose",
+    "get_step", "get_subject", "get_template", "hold_batch", "is_quarantined",
+    "latest_donor_screening", "latest_recipient_screening", "list_batches", "list_collections",
+    "list_products", "list_steps", "list_subjects", "list_templates", "log_step",
+    "mark_rejected", "mark_released", "overdue_steps", "quarantine_reasons", "register_batch",
+    "register_collection", "register_subject", "resume_batch", "revise_template",
+    "screen_donor", "screen_recipient", "step_state", "update_product",
+]
