@@ -26,8 +26,8 @@ RELEASE_TESTS = {
 
 
 class QcLab(Lab):
-    def __init__(self, client, tech, qa, reviewer, signer) -> None:
-        super().__init__(client, tech, qa)
+    def __init__(self, client, tech_headers, qa_headers, reviewer, signer) -> None:
+        super().__init__(client, tech_headers, qa_headers)
         self.reviewer, self.signer = reviewer, signer
 
     def in_review(self, product: str = "MSC", **fields) -> dict:

@@ -34,8 +34,8 @@ def test_revision_applies_to_batches_registered_afterwards(qlab, client, admin):
         if t["test"] == "viability":
             t["limit_value"] = 80.0
     body = {"reason": "tighter viability limit", "tests": tests}
-    client.post(f"/api/v1/qc-specifications/{release['id']}/revise", json=body,
-                headers=qlab.qa).status_code == 403
+    assert client.post(f"/api/v1/qc-specifications/{release['id']}/revise", json=body,
+                       headers=qlab.qa).status_code == 403
     revised = client.post(f"/api/v1/qc-specifications/{release['id']}/revise", json=body,
                           headers=admin)
     assert revised.status_code == 201, revised.json
