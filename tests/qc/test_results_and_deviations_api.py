@@ -110,3 +110,39 @@ def test_no_results_on_rejected_batch(qlab):
     qlab.post(f"/batches/{batch['id']}/reject", {"password": TEST_PASSWORD, "reason": "x"},
               headers=qlab.signer, status=200)
     qlab.result(batch, "viability", status=409)
+
+
+def test_audit_trail_holds_results_reviews_corrections_deviations_and_signatures(qlab, app):
+    import json
+
+    from sqlalchemy import select
+
+    from lims.audit import AuditEntry
+    from lims.db import db
+
+    batch = qlab.in_review()
+    result = qlab.result(batch, "sterility", outcome="positive")
+    qlab.review(result)
+    qlab.post(f"/qc-results/{result['id']}/correct",
+              {"outcome": "negative", "reason": "plate mix-up"}, status=200)
+    deviation = qlab.client.get(f"/api/v1/batches/{batch['id']}/deviations",
+                                headers=qlab.tech).json[0]
+    qlab.post(f"/deviations/{deviation['id']}/close",
+              {"disposition": "mix-up confirmed", "password": TEST_PASSWORD},
+              headers=qlab.signer, status=200)
+    qlab.post(f"/batches/{batch['id']}/reject", {"password": TEST_PASSWORD, "reason": "late"},
+              headers=qlab.signer, status=200)
+    with app.app_context():
+        rows = list(db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+        kinds = {(r.entity_type, r.action) for r in rows}
+        meanings = [json.loads(r.changes).get("meaning", [None, None])[1] for r in rows
+                    if r.entity_type == "signature"]
+        correction = [r for r in rows if r.entity_type == "qc_result" and r.reason]
+    assert {("qc_result", "create"), ("qc_result", "update"), ("deviation", "create"),
+            ("deviation", "update"), ("signature", "create")} <= kinds
+    assert "approval" in meanings and "rejection" in meanings
+    assert correction and correction[0].reason == "plate mix-up"
+    from lims.audit import verify
+
+    with app.app_context():
+        assert verify().intact
