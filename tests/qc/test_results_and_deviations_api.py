@@ -146,3 +146,11 @@ def test_audit_trail_holds_results_reviews_corrections_deviations_and_signatures
 
     with app.app_context():
         assert verify().intact
+
+
+def test_review_needs_no_body(qlab, client):
+    batch = qlab.in_review()
+    result = qlab.result(batch, "viability")
+    response = client.post(f"/api/v1/qc-results/{result['id']}/review", headers=qlab.reviewer)
+    assert response.status_code == 200, response.json
+    assert response.json["reviewed"] is True
