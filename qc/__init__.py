@@ -1,4 +1,9 @@
-"""qc package (see STYLE.md for its scope)."""
+"""QC and QA release: specifications, results and second-person review, deviations,
+release and rejection with Part 11 signatures, review by exception (SPEC §2, §3, §8).
+
+See :mod:`qc.services` for which module holds which SPEC rule; docs/QC.md for the
+choices made where SPEC is silent.
+"""
 
 from __future__ import annotations
 
@@ -7,3 +12,30 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, commands and extension points."""
+    from lims.extension_points import NavItem, add_link, add_nav, add_panel
+    from lims.extensions import rest_api
+    from qc import api, models, views  # noqa: F401 — models: tables in the metadata
+
+    rest_api(app).register_blueprint(api.blp)
+    app.register_blueprint(views.bp)
+    add_nav(app, NavItem("Release queue", "qc.release_queue", frozenset({"qa"}), order=50))
+    add_nav(app, NavItem("Deviations", "qc.deviation_list",
+                         frozenset({"qa", "technician"}), order=60))
+    add_panel(app, views.release_panel, order=5)
+    add_link(app, "deviation", lambda entity_id: _url("qc.deviation_page",
+                                                      deviation_id=int(entity_id)))
+    add_link(app, "qc_result", lambda entity_id: _result_url(entity_id))
+
+
+def _url(endpoint: str, **values) -> str | None:
+    from flask import url_for
+
+    return url_for(endpoint, **values)
+
+
+def _result_url(entity_id: str) -> str | None:
+    from lims.db import db
+    from qc.models import QcResult
+
+    result = db.session.get(QcResult, int(entity_id))
+    return _url("qc.batch_review", batch_id=result.batch_id) if result else None

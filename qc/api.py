@@ -1,0 +1,269 @@
+"""API: QC specifications, results and review, deviations, release and rejection (SPEC §7).
+
+Technicians and QA enter, review and correct results and open deviations; QA closes
+deviations and signs release, rejection and exceptional release; admins revise
+specifications. Every route needs a token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batches import services as batch_services
+from lims.auth import current_actor_user, role_required
+from lims.extensions import ApiBlueprint
+from qc import services
+from qc.schemas import (
+    DeviationCloseSchema,
+    DeviationCreateSchema,
+    DeviationQuerySchema,
+    DeviationSchema,
+    EmptySchema,
+    ExceptionalApproveSchema,
+    ExceptionalRequestSchema,
+    InvestigationSchema,
+    QcResultSchema,
+    QueueEntrySchema,
+    RejectSchema,
+    ReleaseInfoSchema,
+    ReleaseSchema,
+    ResultCorrectionSchema,
+    ResultCreateSchema,
+    SpecificationSchema,
+    SpecQuerySchema,
+    SpecRevisionSchema,
+)
+
+blp = ApiBlueprint("api_qc", __name__, url_prefix="/api/v1",
+                   description="QC specifications, results, deviations, release and rejection")
+
+WRITERS = ("technician", "qa")
+
+
+def release_info(batch, user=None) -> dict[str, Any]:
+    """:func:`qc.services.batch_release_info` plus the deciding signature and, for QA,
+    what still stands between the batch and a release signed by the caller."""
+    info = services.batch_release_info(batch)
+    info["signature"] = info["signatures"][-1] if info["signatures"] else None
+    info["unmet"] = ([u.as_dict() for u in services.release_readiness(batch, user)]
+                     if user is not None and batch.status == "qc_review" else [])
+    return info
+
+
+# -- specifications ---------------------------------------------------------------------------
+
+
+@blp.route("/qc-specifications", methods=["GET"], endpoint="list_specifications")
+@blp.arguments(SpecQuerySchema, location="query")
+@blp.response(200, SpecificationSchema(many=True))
+def list_specifications(query):
+    """Specifications by product and stage, every version (``current=true``: the latest)."""
+    return services.list_specifications(query.get("product"), query["current"])
+
+
+@blp.route("/qc-specifications/<int:spec_id>", methods=["GET"], endpoint="get_specification")
+@blp.response(200, SpecificationSchema)
+def get_specification(spec_id):
+    return services.get_specification(spec_id)
+
+
+@blp.route("/qc-specifications/<int:spec_id>/revise", methods=["POST"],
+           endpoint="revise_specification")
+@role_required("admin")
+@blp.arguments(SpecRevisionSchema)
+@blp.response(201, SpecificationSchema)
+def revise_specification(data, spec_id):
+    """An admin revises a specification with a reason: a new version, effective now."""
+    return services.revise_specification(services.get_specification(spec_id), data["tests"],
+                                         data["reason"], current_actor_user())
+
+
+@blp.route("/batches/<int:batch_id>/qc-specification", methods=["GET"],
+           endpoint="batch_specification")
+@blp.response(200, SpecificationSchema)
+def batch_specification(batch_id):
+    """The release specification the batch is judged by (in force at its registration)."""
+    from lims.errors import NotFound
+
+    spec = services.spec_for_batch(batch_services.get_batch(batch_id))
+    if spec is None:
+        raise NotFound("No release specification is in force for this batch.")
+    return spec
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@blp.route("/batches/<int:batch_id>/qc-results", methods=["POST"], endpoint="enter_result")
+@role_required(*WRITERS)
+@blp.arguments(ResultCreateSchema)
+@blp.response(201, QcResultSchema)
+@blp.alt_response(400, description="Does not fit the specification (e.g. unit mismatch)")
+def enter_result(data, batch_id):
+    """Enter a QC result; the server evaluates pass/fail; a fail opens a deviation."""
+    return services.enter_result(batch_services.get_batch(batch_id), data,
+                                 current_actor_user())
+
+
+@blp.route("/batches/<int:batch_id>/qc-results", methods=["GET"], endpoint="list_results")
+@blp.response(200, QcResultSchema(many=True))
+def list_results(batch_id):
+    return services.list_results(batch_services.get_batch(batch_id))
+
+
+@blp.route("/qc-results/<int:result_id>", methods=["GET"], endpoint="get_result")
+@blp.response(200, QcResultSchema)
+def get_result(result_id):
+    return services.get_result(result_id)
+
+
+@blp.route("/qc-results/<int:result_id>/review", methods=["POST"], endpoint="review_result")
+@role_required(*WRITERS)
+@blp.arguments(EmptySchema(partial=True), required=False)
+@blp.response(200, QcResultSchema)
+@blp.alt_response(409, description="The analyst cannot review their own result")
+def review_result(_data, result_id):
+    """Second-person review: anyone but the analyst (409 for the analyst)."""
+    return services.review_result(services.get_result(result_id), current_actor_user())
+
+
+@blp.route("/qc-results/<int:result_id>/correct", methods=["POST"], endpoint="correct_result")
+@role_required(*WRITERS)
+@blp.arguments(ResultCorrectionSchema)
+@blp.response(200, QcResultSchema)
+def correct_result(data, result_id):
+    """Correct a result with a reason: re-evaluated, needs a new review, audited."""
+    reason = data.pop("reason")
+    return services.correct_result(services.get_result(result_id), data, reason,
+                                   current_actor_user())
+
+
+# -- deviations -------------------------------------------------------------------------------
+
+
+@blp.route("/batches/<int:batch_id>/deviations", methods=["GET"], endpoint="batch_deviations")
+@blp.arguments(DeviationQuerySchema, location="query")
+@blp.response(200, DeviationSchema(many=True))
+def batch_deviations(query, batch_id):
+    """The batch's deviations, open first."""
+    return services.list_deviations(batch_services.get_batch(batch_id), query.get("open"))
+
+
+@blp.route("/batches/<int:batch_id>/deviations", methods=["POST"], endpoint="open_deviation")
+@role_required(*WRITERS)
+@blp.arguments(DeviationCreateSchema)
+@blp.response(201, DeviationSchema)
+def open_deviation(data, batch_id):
+    """Open a deviation by hand (kind ``other``)."""
+    return services.open_deviation(batch_services.get_batch(batch_id), data["description"],
+                                   current_actor_user())
+
+
+@blp.route("/deviations", methods=["GET"], endpoint="list_deviations")
+@blp.arguments(DeviationQuerySchema, location="query")
+@blp.response(200, DeviationSchema(many=True))
+def list_deviations(query):
+    return services.list_deviations(open_only=query.get("open"))
+
+
+@blp.route("/deviations/<int:deviation_id>", methods=["GET"], endpoint="get_deviation")
+@blp.response(200, DeviationSchema)
+def get_deviation(deviation_id):
+    return services.get_deviation(deviation_id)
+
+
+@blp.route("/deviations/<int:deviation_id>/investigation", methods=["POST"],
+           endpoint="record_investigation")
+@role_required(*WRITERS)
+@blp.arguments(InvestigationSchema)
+@blp.response(200, DeviationSchema)
+def record_investigation(data, deviation_id):
+    """Write the investigation of an open deviation (every change audited)."""
+    return services.record_investigation(services.get_deviation(deviation_id),
+                                         data["investigation"], current_actor_user())
+
+
+@blp.route("/deviations/<int:deviation_id>/close", methods=["POST"], endpoint="close_deviation")
+@role_required("qa")
+@blp.arguments(DeviationCloseSchema)
+@blp.response(200, DeviationSchema)
+def close_deviation(data, deviation_id):
+    """QA closes a deviation with a disposition and an e-signature."""
+    return services.close_deviation(services.get_deviation(deviation_id), data["disposition"],
+                                    data["password"], data["meaning"], current_actor_user())
+
+
+# -- release ----------------------------------------------------------------------------------
+
+
+@blp.route("/release-queue", methods=["GET"], endpoint="release_queue")
+@role_required("qa", "admin")
+@blp.response(200, QueueEntrySchema(many=True))
+def release_queue():
+    """Batches in QC review, oldest first, with what stands between each and your release."""
+    user = current_actor_user()
+    entries = []
+    for batch in services.release_queue():
+        unmet = [u.as_dict() for u in services.release_readiness(batch, user)]
+        entries.append({"id": batch.id, "batch_number": batch.batch_number,
+                        "product": batch.product.code, "origin": batch.origin,
+                        "status": batch.status, "registered_at": batch.registered_at,
+                        "ready": not unmet, "unmet": unmet})
+    return entries
+
+
+@blp.route("/batches/<int:batch_id>/release", methods=["GET"], endpoint="release_info")
+@blp.response(200, ReleaseInfoSchema)
+def get_release_info(batch_id):
+    """Release status, signatures and their validity, urgent flag; for QA, the unmet
+    conditions of a release signed by the caller."""
+    user = current_actor_user()
+    return release_info(batch_services.get_batch(batch_id), user if user.role == "qa" else None)
+
+
+@blp.route("/batches/<int:batch_id>/release", methods=["POST"], endpoint="release_batch")
+@role_required("qa")
+@blp.arguments(ReleaseSchema)
+@blp.response(200, ReleaseInfoSchema)
+@blp.alt_response(409, description="Every unmet release condition in details.reasons")
+def release_batch(data, batch_id):
+    """QA releases the batch with an e-signature (SPEC §3): 409 lists every unmet condition."""
+    batch = services.release_batch(batch_services.get_batch(batch_id), data["password"],
+                                   data["meaning"], current_actor_user())
+    return release_info(batch)
+
+
+@blp.route("/batches/<int:batch_id>/reject", methods=["POST"], endpoint="reject_batch")
+@role_required("qa")
+@blp.arguments(RejectSchema)
+@blp.response(200, ReleaseInfoSchema)
+def reject_batch(data, batch_id):
+    """QA rejects the batch with an e-signature and a reason; the doses must be disposed."""
+    batch = services.reject_batch(batch_services.get_batch(batch_id), data["password"],
+                                  data["reason"], current_actor_user(), data["meaning"])
+    return release_info(batch)
+
+
+@blp.route("/batches/<int:batch_id>/exceptional-release", methods=["POST"],
+           endpoint="request_exceptional_release")
+@role_required("qa")
+@blp.arguments(ExceptionalRequestSchema)
+@blp.response(201, ReleaseInfoSchema)
+def request_exceptional_release(data, batch_id):
+    """Urgent medical need: the physician's request and the first QA signature."""
+    batch = batch_services.get_batch(batch_id)
+    services.request_exceptional_release(batch, data, current_actor_user())
+    return release_info(batch)
+
+
+@blp.route("/batches/<int:batch_id>/exceptional-release/approve", methods=["POST"],
+           endpoint="approve_exceptional_release")
+@role_required("qa")
+@blp.arguments(ExceptionalApproveSchema)
+@blp.response(200, ReleaseInfoSchema)
+def approve_exceptional_release(data, batch_id):
+    """The second, different QA signature: the batch is released for urgent medical need."""
+    batch = batch_services.get_batch(batch_id)
+    services.approve_exceptional_release(batch, data["password"], data["meaning"],
+                                         current_actor_user())
+    return release_info(batch)

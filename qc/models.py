@@ -1,0 +1,279 @@
+"""QC specifications, results, deviations and exceptional releases (SPEC §2, §3).
+
+States are string enums tied to their signers and timestamps by CheckConstraints:
+the database itself refuses a reviewed result without a reviewer (or reviewed
+by its analyst), a closed deviation without QA's signature and disposition, and
+an exceptional release marked released without its two signatures. Every GMP
+record mixes in :class:`lims.audit.Audited`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from batches.models import Batch, CultureStep, Product
+from lims.audit import Audited
+from lims.auth.models import Signature, User
+from lims.clock import now_utc
+from lims.db import UTCDateTime, db
+
+
+def _in(column: str, enum: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(m.value) for m in enum)})"
+
+
+class Stage(StrEnum):
+    in_process = "in_process"
+    release = "release"
+
+
+class CriterionKind(StrEnum):
+    numeric = "numeric"
+    qualitative = "qualitative"
+
+
+class Comparator(StrEnum):
+    ge = ">="
+    gt = ">"
+    le = "<="
+    lt = "<"
+
+
+class Evaluation(StrEnum):
+    passed = "pass"
+    failed = "fail"
+
+
+class DeviationKind(StrEnum):
+    out_of_spec = "out_of_spec"
+    overdue_step = "overdue_step"
+    other = "other"
+
+
+class DeviationStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class ExceptionalReleaseStatus(StrEnum):
+    awaiting_second_signature = "awaiting_second_signature"
+    released = "released"
+    cancelled = "cancelled"
+
+
+class Specification(Audited, db.Model):
+    """A product's acceptance criteria for one stage, versioned (SPEC §2 QC specification).
+
+    A batch is judged by the version in force when it was registered: the highest
+    version of (product, stage) whose ``effective_from`` is not after the batch's
+    ``registered_at``. An admin's revision adds a version effective from then on.
+    """
+
+    __tablename__ = "qc_specification"
+    __table_args__ = (
+        UniqueConstraint("product_id", "stage", "version"),
+        CheckConstraint(_in("stage", Stage), name="stage"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    stage: Mapped[str] = mapped_column(String(12))
+    version: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    change_reason: Mapped[str | None] = mapped_column(Text)
+
+    product: Mapped[Product] = relationship()
+    tests: Mapped[list[SpecTest]] = relationship(back_populates="specification",
+                                                 order_by="SpecTest.position")
+
+    def test(self, code: str) -> SpecTest | None:
+        return next((t for t in self.tests if t.test == code), None)
+
+
+class SpecTest(Audited, db.Model):
+    """One test of a specification: a numeric limit with its unit, or an expected outcome."""
+
+    __tablename__ = "qc_spec_test"
+    __table_args__ = (
+        UniqueConstraint("specification_id", "test"),
+        CheckConstraint(_in("kind", CriterionKind), name="kind"),
+        CheckConstraint("comparator IS NULL OR " + _in("comparator", Comparator),
+                        name="comparator"),
+        CheckConstraint("(kind = 'numeric' AND comparator IS NOT NULL AND limit_value IS NOT NULL "
+                        "AND unit IS NOT NULL AND expected_outcome IS NULL) OR "
+                        "(kind = 'qualitative' AND expected_outcome IS NOT NULL "
+                        "AND comparator IS NULL AND limit_value IS NULL AND unit IS NULL)",
+                        name="criterion"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    specification_id: Mapped[int] = mapped_column(ForeignKey("qc_specification.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    test: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(12))
+    comparator: Mapped[str | None] = mapped_column(String(2))
+    limit_value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    expected_outcome: Mapped[str | None] = mapped_column(String(20))
+
+    specification: Mapped[Specification] = relationship(back_populates="tests")
+
+    @property
+    def criterion_text(self) -> str:
+        if self.kind == CriterionKind.numeric:
+            return f"{self.comparator} {self.limit_value:g} {self.unit}"
+        return f"{self.expected_outcome}"
+
+
+class QcResult(Audited, db.Model):
+    """A QC result: entered by an analyst, evaluated by the server, reviewed by a second
+    person (SPEC §2 QC result). Entered values change only as a correction with a reason."""
+
+    __tablename__ = "qc_result"
+    __table_args__ = (
+        CheckConstraint(_in("stage", Stage), name="stage"),
+        CheckConstraint(_in("evaluation", Evaluation), name="evaluation"),
+        CheckConstraint("(value IS NOT NULL AND unit IS NOT NULL AND outcome IS NULL) OR "
+                        "(value IS NULL AND unit IS NULL AND outcome IS NOT NULL)",
+                        name="value_or_outcome"),
+        CheckConstraint("(reviewed_at IS NULL) = (reviewed_by_id IS NULL)", name="reviewed_by"),
+        CheckConstraint("reviewed_by_id IS NULL OR reviewed_by_id != analyst_id",
+                        name="reviewer_is_not_analyst"),
+        CheckConstraint("corrected = false OR corrected_by_id IS NOT NULL",
+                        name="corrected_by"),
+        Index("ix_qc_result_batch_test", "batch_id", "test"),
+    )
+    __audit_corrections__ = frozenset({"value", "unit", "outcome", "method", "instrument",
+                                       "sampled_at"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"))
+    spec_test_id: Mapped[int] = mapped_column(ForeignKey("qc_spec_test.id"))
+    test: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(12))
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    evaluation: Mapped[str] = mapped_column(String(4))
+    method: Mapped[str | None] = mapped_column(String(200))
+    instrument: Mapped[str | None] = mapped_column(String(200))
+    sampled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notes: Mapped[str | None] = mapped_column(Text)
+    analyst_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    after_release: Mapped[bool] = mapped_column(Boolean, default=False)
+    corrected: Mapped[bool] = mapped_column(Boolean, default=False)
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    batch: Mapped[Batch] = relationship()
+    spec_test: Mapped[SpecTest] = relationship()
+    analyst: Mapped[User] = relationship(foreign_keys=[analyst_id])
+    corrected_by: Mapped[User | None] = relationship(foreign_keys=[corrected_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+
+    @property
+    def reported(self) -> str:
+        return f"{self.value:g} {self.unit}" if self.value is not None else str(self.outcome)
+
+
+class Deviation(Audited, db.Model):
+    """Something that did not go as specified (SPEC §2 Deviation): opened by an
+    out-of-spec result, an overdue step or by hand; QA closes it with a disposition
+    and a signature. At most one deviation per overdue step (partial unique index)."""
+
+    __tablename__ = "deviation"
+    __table_args__ = (
+        CheckConstraint(_in("kind", DeviationKind), name="kind"),
+        CheckConstraint(_in("status", DeviationStatus), name="status"),
+        CheckConstraint("kind != 'out_of_spec' OR qc_result_id IS NOT NULL",
+                        name="out_of_spec_has_result"),
+        CheckConstraint("kind != 'overdue_step' OR step_id IS NOT NULL",
+                        name="overdue_step_has_step"),
+        CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL AND closed_by_id IS NOT NULL "
+                        "AND disposition IS NOT NULL AND closure_signature_id IS NOT NULL)",
+                        name="closed_is_signed"),
+        Index("uq_deviation_step", "step_id", unique=True,
+              sqlite_where=db.text("step_id IS NOT NULL"),
+              postgresql_where=db.text("step_id IS NOT NULL")),
+        Index("ix_deviation_batch_status", "batch_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str] = mapped_column(Text)
+    qc_result_id: Mapped[int | None] = mapped_column(ForeignKey("qc_result.id"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("culture_step.id"))
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    investigation: Mapped[str | None] = mapped_column(Text)
+    disposition: Mapped[str | None] = mapped_column(Text)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closure_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
+
+    batch: Mapped[Batch] = relationship()
+    qc_result: Mapped[QcResult | None] = relationship()
+    step: Mapped[CultureStep | None] = relationship()
+    opened_by: Mapped[User | None] = relationship(foreign_keys=[opened_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    closure_signature: Mapped[Signature | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DeviationStatus.open
+
+
+class ExceptionalRelease(Audited, db.Model):
+    """Release for urgent medical need while donor screening or the sterility result is
+    pending (SPEC §3): a physician's request, then two different QA signatures."""
+
+    __tablename__ = "exceptional_release"
+    __table_args__ = (
+        CheckConstraint(_in("status", ExceptionalReleaseStatus), name="status"),
+        CheckConstraint("status != 'released' OR (second_signature_id IS NOT NULL "
+                        "AND released_at IS NOT NULL)", name="released_is_signed"),
+        CheckConstraint("status != 'cancelled' OR cancel_reason IS NOT NULL",
+                        name="cancelled_has_reason"),
+        Index("uq_exceptional_release_active", "batch_id", unique=True,
+              sqlite_where=db.text("status != 'cancelled'"),
+              postgresql_where=db.text("status != 'cancelled'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"), index=True)
+    status: Mapped[str] = mapped_column(String(30))
+    physician_name: Mapped[str] = mapped_column(String(200))
+    physician_request: Mapped[str] = mapped_column(Text)
+    pending_items: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    first_signature_id: Mapped[int] = mapped_column(ForeignKey("signature.id"))
+    second_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    batch: Mapped[Batch] = relationship()
+    first_signature: Mapped[Signature] = relationship(foreign_keys=[first_signature_id])
+    second_signature: Mapped[Signature | None] = relationship(
+        foreign_keys=[second_signature_id])

@@ -1,0 +1,334 @@
+"""Release and rejection of a batch by QA, with Part 11 signatures (SPEC §3, §8).
+
+* :func:`release_batch` — QA only; the signer re-enters the password (a wrong one is
+  401 and counts towards the lockout), the meaning is ``approval``; every condition
+  of SPEC §3 is checked (:mod:`qc.release_conditions`) and a refusal lists them all
+  (409 ``details.reasons``, with ``details.unmet`` numbering each condition).
+* The signature is bound to :func:`batch_record_content` as signed; if the record
+  changes afterwards (a corrected step or result, a new dose…) the release shows as
+  invalidated (:func:`batch_release_info`).
+* :func:`reject_batch` — QA, signature (meaning ``rejection``) and a reason; the
+  doses become ``rejected`` and must then be disposed (custody ``disposed``).
+* Exceptional release for urgent medical need: :func:`request_exceptional_release`
+  (physician's request + first QA signature), then :func:`approve_exceptional_release`
+  by a second, different QA officer, which releases the batch.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from batches import services as batch_services
+from batches.models import Batch, CultureStep, DonorStatus, Dose, StepStatus
+from lims import clock
+from lims.alerts.models import Alert, AlertKind
+from lims.auth.models import Meaning, Role, Signature, User
+from lims.auth.services import sign, signature_holds
+from lims.db import db
+from lims.errors import Conflict, Forbidden
+from qc import deviations as deviation_services
+from qc.models import (
+    ExceptionalRelease,
+    ExceptionalReleaseStatus,
+    QcResult,
+    Stage,
+)
+from qc.release_conditions import (
+    CustodyFact,
+    DoseFact,
+    ReleaseFacts,
+    ResultFact,
+    Unmet,
+    unmet_conditions,
+    waived_items,
+)
+from qc.results import counting_results, list_results
+from qc.specifications import spec_for_batch
+
+RELEASE_STATEMENT = "Approved for release"
+REJECTION_STATEMENT = "Rejected"
+URGENT_STATEMENT = "Approved for release for urgent medical need before completion of testing"
+
+
+def _require_qa(user: User, what: str) -> None:
+    if user.role != Role.qa:
+        raise Forbidden(f"Only QA can {what}.", details={"required_roles": ["qa"],
+                                                         "role": user.role})
+
+
+# -- the signed record -----------------------------------------------------------------------
+
+
+def batch_record_content(batch: Batch) -> dict[str, Any]:
+    """The batch record a release or rejection signature is bound to (SPEC §3 item 7, §8).
+
+    The batch's identity and origin, its performed culture steps with their values,
+    its QC results with their reviews (follow-up results entered after an
+    exceptional release excluded), and its doses. Statuses are left out (they are
+    what the signature changes), and so are pending/cancelled steps and custody
+    handoffs after release.
+    """
+    steps = db.session.scalars(select(CultureStep).where(
+        CultureStep.batch_id == batch.id, CultureStep.status == StepStatus.done)
+        .order_by(CultureStep.id))
+    results = [r for r in list_results(batch) if not r.after_release]
+    return {
+        "batch": {"id": batch.id, "batch_number": batch.batch_number,
+                  "product": batch.product.code, "origin": batch.origin,
+                  "din": batch.collection.din, "collection_id": batch.collection_id,
+                  "recipient_id": batch.recipient_id, "template_id": batch.template_id,
+                  "registered_at": batch.registered_at},
+        "steps": [{"id": s.id, "type": s.type, "performed_at": s.performed_at,
+                   "performed_by_id": s.performed_by_id, "passage": s.passage,
+                   "cell_count": s.cell_count, "viability_pct": s.viability_pct,
+                   "confluence_pct": s.confluence_pct, "media_lot": s.media_lot,
+                   "incubator": s.incubator, "notes": s.notes, "corrected": s.corrected}
+                  for s in steps],
+        "qc_results": [{"id": r.id, "test": r.test, "stage": r.stage, "value": r.value,
+                        "unit": r.unit, "outcome": r.outcome, "evaluation": r.evaluation,
+                        "method": r.method, "instrument": r.instrument,
+                        "sampled_at": r.sampled_at, "analyst_id": r.analyst_id,
+                        "corrected": r.corrected, "reviewed_by_id": r.reviewed_by_id,
+                        "reviewed_at": r.reviewed_at} for r in results],
+        "doses": [{"id": d.id, "code": d.code, "cells": d.cells, "volume_ml": d.volume_ml,
+                   "container": d.container, "storage_temperature": d.storage_temperature,
+                   "expires_at": d.expires_at} for d in batch.doses],
+    }
+
+
+# -- the facts and the conditions ------------------------------------------------------------
+
+
+def _open_overdue_alerts(batch: Batch) -> list[str]:
+    alerts = db.session.scalars(select(Alert).where(
+        Alert.kind == AlertKind.overdue_step.value, Alert.batch_id == batch.id,
+        Alert.resolved_at.is_(None)))
+    return [alert.summary for alert in alerts]
+
+
+def _signer_performed(batch: Batch, user: User) -> list[str]:
+    done = []
+    steps = db.session.scalars(select(CultureStep).where(
+        CultureStep.batch_id == batch.id, CultureStep.performed_by_id == user.id,
+        CultureStep.status == StepStatus.done))
+    done += [f"performed the {s.type.replace('_', ' ')} step #{s.id}" for s in steps]
+    results = db.session.scalars(select(QcResult).where(
+        QcResult.batch_id == batch.id, QcResult.analyst_id == user.id))
+    done += [f"entered the {r.test} QC result #{r.id}" for r in results]
+    if any(d.formulated_by_id == user.id for d in batch.doses):
+        done.append("formulated the doses")
+    return done
+
+
+def release_facts(batch: Batch, signer: User) -> ReleaseFacts:
+    spec = spec_for_batch(batch, Stage.release)
+    results = counting_results(batch, Stage.release)
+    donor = batch.collection.subject
+    quarantine = batch_services.quarantine_reasons(batch)
+    doses = [DoseFact(code=d.code, formulated_at=d.formulated_at,
+                      events=[CustodyFact(e.event, e.occurred_at) for e in d.custody_events])
+             for d in batch.doses]
+    return ReleaseFacts(
+        batch_status=batch.status, origin=batch.origin,
+        release_tests=[t.test for t in spec.tests] if spec else None,
+        results={test: ResultFact(test, r.evaluation, r.reviewed_at is not None)
+                 for test, r in results.items()},
+        open_deviations=[deviation_services.label(d) for d in deviation_services.list_deviations(
+            batch, open_only=True)],
+        open_overdue_alerts=_open_overdue_alerts(batch),
+        donor_code=donor.code, donor_quarantine=quarantine,
+        donor_incomplete=donor.donor_status in (DonorStatus.incomplete,
+                                                DonorStatus.unscreened, None),
+        recipient_code=batch.recipient.code,
+        recipient_is_donor=batch.recipient_id == donor.id,
+        recipient_status=batch.recipient.recipient_status,
+        doses=doses, signer=signer.username, signer_performed=_signer_performed(batch, signer))
+
+
+def _refuse(unmet: list[Unmet], what: str) -> None:
+    if unmet:
+        raise Conflict(f"The batch cannot be {what}.", [u.reason for u in unmet],
+                       details={"unmet": [u.as_dict() for u in unmet]})
+
+
+def release_readiness(batch: Batch, user: User) -> list[Unmet]:
+    """What stands between the batch and a release signed by ``user`` (for screens)."""
+    return unmet_conditions(release_facts(batch, user))
+
+
+# -- release ------------------------------------------------------------------------------
+
+
+def release_batch(batch: Batch, password: str, meaning: str, user: User) -> Batch:
+    """QA releases a batch with an e-signature (SPEC §3 Release, items 1–7)."""
+    _require_qa(user, "release a batch")
+    content = batch_record_content(batch)
+    signature = sign(user, password, meaning, "batch", batch.id, content,
+                     allowed={Meaning.approval},
+                     statement=f"{RELEASE_STATEMENT}: batch {batch.batch_number}")
+    _refuse(unmet_conditions(release_facts(batch, user)), "released")
+    batch_services.mark_released(batch, signature)
+    return batch
+
+
+def reject_batch(batch: Batch, password: str, reason: str, user: User,
+                 meaning: str = Meaning.rejection.value) -> Batch:
+    """QA rejects a batch with an e-signature (meaning ``rejection``) and a reason (SPEC §3).
+
+    The doses become ``rejected`` and must be disposed (custody event ``disposed``);
+    a pending exceptional release is cancelled.
+    """
+    _require_qa(user, "reject a batch")
+    content = batch_record_content(batch)
+    signature = sign(user, password, meaning, "batch", batch.id, content,
+                     allowed={Meaning.rejection},
+                     statement=f"{REJECTION_STATEMENT}: batch {batch.batch_number}: {reason}")
+    from lims.audit import reason as audit_reason
+
+    with audit_reason(reason):
+        batch_services.mark_rejected(batch, signature, reason.strip())
+        pending = _exceptional(batch, ExceptionalReleaseStatus.awaiting_second_signature)
+        if pending is not None:
+            pending.status = ExceptionalReleaseStatus.cancelled.value
+            pending.cancel_reason = "batch rejected"
+        db.session.flush()
+    return batch
+
+
+def doses_awaiting_disposal(batch: Batch) -> list[Dose]:
+    """The rule after a rejection: every ``rejected`` dose must be disposed (its custody
+    chain ends with ``disposed``, recorded by the custody screens)."""
+    return [d for d in batch.doses if d.status == "rejected"]
+
+
+# -- exceptional release ------------------------------------------------------------------
+
+
+def _exceptional(batch: Batch, status: ExceptionalReleaseStatus | None = None
+                 ) -> ExceptionalRelease | None:
+    query = select(ExceptionalRelease).where(ExceptionalRelease.batch_id == batch.id,
+                                             ExceptionalRelease.status != "cancelled")
+    if status is not None:
+        query = query.where(ExceptionalRelease.status == status.value)
+    return db.session.scalar(query.order_by(ExceptionalRelease.id.desc()).limit(1))
+
+
+def request_exceptional_release(batch: Batch, data: dict[str, Any], user: User
+                                ) -> ExceptionalRelease:
+    """First step of an exceptional release (SPEC §3): the physician's request is recorded
+    and a first QA officer signs; a second, different QA officer must then approve.
+
+    Allowed only while the sterility result or the donor screening is pending; every
+    other release condition must hold.
+    """
+    _require_qa(user, "sign an exceptional release")
+    content = batch_record_content(batch)
+    signature = sign(user, data["password"], data.get("meaning", "approval"), "batch",
+                     batch.id, content, allowed={Meaning.approval, Meaning.responsibility},
+                     statement=f"{URGENT_STATEMENT} (1st of 2): batch {batch.batch_number}; "
+                               f"requested by {data['physician_name']}")
+    facts = release_facts(batch, user)
+    unmet = unmet_conditions(facts, exceptional=True)
+    if _exceptional(batch) is not None:
+        unmet.insert(0, Unmet(0, "an exceptional release is already requested"))
+    waived = waived_items(facts)
+    if not waived:
+        unmet.insert(0, Unmet(0, "nothing is pending (sterility result, donor screening): "
+                                 "use the standard release"))
+    _refuse(unmet, "released exceptionally")
+    request = ExceptionalRelease(
+        batch_id=batch.id, status=ExceptionalReleaseStatus.awaiting_second_signature.value,
+        physician_name=data["physician_name"].strip(),
+        physician_request=data["physician_request"].strip(), pending_items=json.dumps(waived),
+        requested_at=clock.utcnow(), first_signature_id=signature.id)
+    db.session.add(request)
+    db.session.flush()
+    return request
+
+
+def approve_exceptional_release(batch: Batch, password: str, meaning: str,
+                                user: User) -> ExceptionalRelease:
+    """Second QA signature of an exceptional release; releases the batch (SPEC §3)."""
+    _require_qa(user, "sign an exceptional release")
+    request = _exceptional(batch, ExceptionalReleaseStatus.awaiting_second_signature)
+    content = batch_record_content(batch)
+    signature = sign(user, password, meaning, "batch", batch.id, content,
+                     allowed={Meaning.approval, Meaning.responsibility},
+                     statement=f"{URGENT_STATEMENT} (2nd of 2): batch {batch.batch_number}")
+    unmet: list[Unmet] = []
+    if request is None:
+        unmet.append(Unmet(0, "no exceptional release awaits a second signature"))
+    else:
+        if request.first_signature.user_id == user.id:
+            unmet.append(Unmet(7, "the second signature must come from a different QA officer"))
+        if not signature_holds(request.first_signature, content):
+            unmet.append(Unmet(7, "the batch record changed since the first signature"))
+    unmet += unmet_conditions(release_facts(batch, user), exceptional=True)
+    _refuse(unmet, "released exceptionally")
+    request.second_signature_id = signature.id
+    request.status = ExceptionalReleaseStatus.released.value
+    request.released_at = signature.signed_at
+    db.session.flush()
+    batch_services.mark_released(batch, signature)
+    return request
+
+
+# -- what labels and reports need -------------------------------------------------------------
+
+
+def _signature_info(signature: Signature, content: dict[str, Any]) -> dict[str, Any]:
+    return {"signer": signature.username, "printed_name": signature.printed_name,
+            "meaning": signature.meaning, "signed_at": signature.signed_at,
+            "statement": signature.statement, "manifestation": signature.manifestation,
+            "valid": signature_holds(signature, content)}
+
+
+def batch_release_info(batch: Batch) -> dict[str, Any]:
+    """Release status for labels and reports (SPEC §3, §5, §6).
+
+    ``status`` (the batch's), ``released``/``rejected``, ``urgent_medical_need``
+    (exceptional release), ``signatures`` (printed name, UTC time, meaning, whether
+    each still holds for the current record), ``valid`` (None unless released or
+    rejected; False once the signed record has changed: ``invalidated``), the
+    physician's request and what was pending for an exceptional release, and the
+    rejection reason.
+    """
+    content = batch_record_content(batch)
+    request = _exceptional(batch)
+    signatures: list[dict[str, Any]] = []
+    if request is not None:
+        signatures.append(_signature_info(request.first_signature, content))
+        if request.second_signature is not None:
+            signatures.append(_signature_info(request.second_signature, content))
+    elif batch.release_signature is not None:
+        signatures.append(_signature_info(batch.release_signature, content))
+    if batch.rejection_signature is not None:
+        signatures.append(_signature_info(batch.rejection_signature, content))
+    released = batch.status == "released" or batch.release_signature_id is not None
+    rejected = batch.status == "rejected"
+    decided = released or rejected
+    valid = all(s["valid"] for s in signatures) if decided and signatures else None
+    urgent = request is not None and request.status == ExceptionalReleaseStatus.released
+    return {
+        "batch_id": batch.id, "batch_number": batch.batch_number, "status": batch.status,
+        "released": released, "rejected": rejected, "urgent_medical_need": urgent,
+        "statement": URGENT_STATEMENT if urgent else (RELEASE_STATEMENT if released else None),
+        "signatures": signatures, "valid": valid, "invalidated": valid is False,
+        "exceptional_release": None if request is None else {
+            "id": request.id, "status": request.status,
+            "physician_name": request.physician_name,
+            "physician_request": request.physician_request,
+            "pending_items": json.loads(request.pending_items),
+            "requested_at": request.requested_at, "released_at": request.released_at},
+        "rejection_reason": batch.rejection_reason,
+        "doses_awaiting_disposal": [d.code for d in doses_awaiting_disposal(batch)],
+    }
+
+
+def release_queue() -> list[Batch]:
+    """Batches awaiting a QA decision: in QC review, oldest first."""
+    return list(db.session.scalars(select(Batch).where(Batch.status == "qc_review")
+                                   .order_by(Batch.registered_at, Batch.id)))

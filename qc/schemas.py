@@ -1,0 +1,263 @@
+"""Validation of qc input (JSON and forms alike) and the shapes of its answers (SPEC §7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from batches.schemas import StrictFloat, when
+from lims.auth.schemas import SignatureSchema
+from lims.schemas import StrictSchema, text
+from qc.evaluation import OUTCOMES
+from qc.models import Comparator, CriterionKind, Stage
+
+TEST_CODE = validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$",
+                            error="2–40 lower-case letters, digits or underscores")
+
+
+# -- input -------------------------------------------------------------------------------
+
+
+class ResultValuesSchema(StrictSchema):
+    value = StrictFloat(allow_none=True)
+    unit = fields.String(allow_none=True, validate=validate.Length(1, 20))
+    outcome = fields.String(allow_none=True, validate=validate.OneOf(OUTCOMES))
+    method = text(200, required=False)
+    instrument = text(200, required=False)
+    sampled_at = when()
+
+
+class ResultCreateSchema(ResultValuesSchema):
+    test = fields.String(required=True, validate=TEST_CODE)
+    stage = fields.String(validate=validate.OneOf([s.value for s in Stage]))
+    notes = text(2000, required=False)
+
+
+class ResultCorrectionSchema(ResultValuesSchema):
+    reason = text(1000)
+
+    @ma.validates_schema
+    def something_to_correct(self, data: dict[str, Any], **_kwargs) -> None:
+        if not set(data) - {"reason"}:
+            raise ma.ValidationError("name at least one value to correct", "body")
+
+
+class EmptySchema(StrictSchema):
+    """No body fields (a review is the reviewer's authenticated act)."""
+
+
+class DeviationCreateSchema(StrictSchema):
+    description = text(2000)
+
+
+class InvestigationSchema(StrictSchema):
+    investigation = text(10000)
+
+
+class DeviationCloseSchema(StrictSchema):
+    disposition = text(2000)
+    password = text(256)
+    meaning = fields.String(load_default="approval", validate=validate.OneOf(
+        ["approval", "responsibility", "review"]))
+
+
+class DeviationQuerySchema(StrictSchema):
+    open = fields.Boolean()
+
+
+class ReleaseSchema(StrictSchema):
+    password = text(256)
+    meaning = fields.String(required=True, validate=validate.OneOf(["approval"]),
+                            metadata={"description": "approval (approved for release)"})
+
+
+class RejectSchema(StrictSchema):
+    password = text(256)
+    reason = text(2000)
+    meaning = fields.String(load_default="rejection", validate=validate.OneOf(["rejection"]))
+
+
+class ExceptionalRequestSchema(StrictSchema):
+    password = text(256)
+    meaning = fields.String(load_default="approval",
+                            validate=validate.OneOf(["approval", "responsibility"]))
+    physician_name = text(200)
+    physician_request = text(4000)
+
+
+class ExceptionalApproveSchema(StrictSchema):
+    password = text(256)
+    meaning = fields.String(load_default="approval",
+                            validate=validate.OneOf(["approval", "responsibility"]))
+
+
+class SpecTestInSchema(StrictSchema):
+    test = fields.String(required=True, validate=TEST_CODE)
+    name = text(200)
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in CriterionKind]))
+    comparator = fields.String(allow_none=True,
+                               validate=validate.OneOf([c.value for c in Comparator]))
+    limit_value = StrictFloat(allow_none=True)
+    unit = fields.String(allow_none=True, validate=validate.Length(1, 20))
+    expected_outcome = fields.String(allow_none=True, validate=validate.OneOf(OUTCOMES))
+
+    @ma.validates_schema
+    def criterion_fits_kind(self, data: dict[str, Any], **_kwargs) -> None:
+        numeric = ("comparator", "limit_value", "unit")
+        if data["kind"] == CriterionKind.numeric:
+            missing = [k for k in numeric if data.get(k) is None]
+            if missing or data.get("expected_outcome") is not None:
+                raise ma.ValidationError("a numeric test needs comparator, limit_value and "
+                                         "unit, and no expected_outcome", "kind")
+        elif data.get("expected_outcome") is None or any(data.get(k) is not None
+                                                         for k in numeric):
+            raise ma.ValidationError("a qualitative test needs expected_outcome only", "kind")
+
+
+class SpecRevisionSchema(StrictSchema):
+    reason = text(1000)
+    tests = fields.List(fields.Nested(SpecTestInSchema), required=True,
+                        validate=validate.Length(1, 60))
+
+
+class SpecQuerySchema(StrictSchema):
+    product = fields.String(validate=validate.Length(1, 10))
+    current = fields.Boolean(load_default=False)
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+class SpecTestSchema(StrictSchema):
+    test = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    comparator = fields.String(allow_none=True)
+    limit_value = fields.Float(allow_none=True)
+    unit = fields.String(allow_none=True)
+    expected_outcome = fields.String(allow_none=True)
+    criterion = fields.String(attribute="criterion_text")
+
+
+class SpecificationSchema(StrictSchema):
+    id = fields.Integer()
+    product = fields.Function(lambda s: s.product.code)
+    stage = fields.String()
+    version = fields.Integer()
+    effective_from = fields.DateTime()
+    change_reason = fields.String(allow_none=True)
+    tests = fields.List(fields.Nested(SpecTestSchema))
+
+
+def _username(user) -> str | None:
+    return user.username if user is not None else None
+
+
+class QcResultSchema(StrictSchema):
+    id = fields.Integer()
+    batch_id = fields.Integer()
+    test = fields.String()
+    stage = fields.String()
+    value = fields.Float(allow_none=True)
+    unit = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    evaluation = fields.String(metadata={"description": "pass | fail"})
+    criterion = fields.Function(lambda r: r.spec_test.criterion_text)
+    specification_version = fields.Function(lambda r: r.spec_test.specification.version)
+    method = fields.String(allow_none=True)
+    instrument = fields.String(allow_none=True)
+    sampled_at = fields.DateTime(allow_none=True)
+    notes = fields.String(allow_none=True)
+    analyst = fields.Function(lambda r: r.analyst.username)
+    recorded_at = fields.DateTime()
+    after_release = fields.Boolean()
+    corrected = fields.Boolean()
+    corrected_by = fields.Function(lambda r: _username(r.corrected_by))
+    reviewed = fields.Function(lambda r: r.reviewed_at is not None)
+    reviewed_by = fields.Function(lambda r: _username(r.reviewed_by))
+    reviewed_at = fields.DateTime(allow_none=True)
+    deviation_id = fields.Method("_deviation_id")
+
+    def _deviation_id(self, result) -> int | None:
+        from sqlalchemy import select
+
+        from lims.db import db
+        from qc.models import Deviation
+
+        return db.session.scalar(select(Deviation.id).where(Deviation.qc_result_id == result.id)
+                                 .order_by(Deviation.id.desc()).limit(1))
+
+
+class DeviationSchema(StrictSchema):
+    id = fields.Integer()
+    number = fields.Function(lambda d: f"DEV-{d.id}")
+    batch_id = fields.Integer()
+    batch_number = fields.Function(lambda d: d.batch.batch_number)
+    kind = fields.String()
+    status = fields.String()
+    description = fields.String()
+    qc_result_id = fields.Integer(allow_none=True)
+    step_id = fields.Integer(allow_none=True)
+    opened_by = fields.Function(lambda d: _username(d.opened_by) or "system")
+    opened_at = fields.DateTime()
+    investigation = fields.String(allow_none=True)
+    disposition = fields.String(allow_none=True)
+    closed_by = fields.Function(lambda d: _username(d.closed_by))
+    closed_at = fields.DateTime(allow_none=True)
+    closure_signature = fields.Nested(SignatureSchema, allow_none=True)
+
+
+class SignatureInfoSchema(StrictSchema):
+    signer = fields.String()
+    printed_name = fields.String()
+    meaning = fields.String()
+    signed_at = fields.DateTime()
+    statement = fields.String(allow_none=True)
+    manifestation = fields.String()
+    valid = fields.Boolean()
+
+
+class ExceptionalInfoSchema(StrictSchema):
+    id = fields.Integer()
+    status = fields.String()
+    physician_name = fields.String()
+    physician_request = fields.String()
+    pending_items = fields.List(fields.String())
+    requested_at = fields.DateTime()
+    released_at = fields.DateTime(allow_none=True)
+
+
+class UnmetSchema(StrictSchema):
+    condition = fields.Integer()
+    reason = fields.String()
+
+
+class ReleaseInfoSchema(StrictSchema):
+    batch_id = fields.Integer()
+    batch_number = fields.String()
+    status = fields.String()
+    released = fields.Boolean()
+    rejected = fields.Boolean()
+    urgent_medical_need = fields.Boolean()
+    statement = fields.String(allow_none=True)
+    signatures = fields.List(fields.Nested(SignatureInfoSchema))
+    signature = fields.Nested(SignatureInfoSchema, allow_none=True)
+    valid = fields.Boolean(allow_none=True)
+    invalidated = fields.Boolean()
+    exceptional_release = fields.Nested(ExceptionalInfoSchema, allow_none=True)
+    rejection_reason = fields.String(allow_none=True)
+    doses_awaiting_disposal = fields.List(fields.String())
+    unmet = fields.List(fields.Nested(UnmetSchema))
+
+
+class QueueEntrySchema(StrictSchema):
+    id = fields.Integer()
+    batch_number = fields.String()
+    product = fields.String()
+    origin = fields.String()
+    status = fields.String()
+    registered_at = fields.DateTime()
+    ready = fields.Boolean()
+    unmet = fields.List(fields.Nested(UnmetSchema))

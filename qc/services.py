@@ -1,0 +1,50 @@
+"""Every write and every rule of the qc package, by the lab's words.
+
+| SPEC rule | module |
+|---|---|
+| §2 QC specifications as data, versioned | :mod:`qc.specifications` |
+| §2 evaluating a result against its criterion (pure) | :mod:`qc.evaluation` |
+| §2 QC results, second-person review, corrections | :mod:`qc.results` |
+| §2 deviations (out of spec, overdue step, by hand), QA closure | :mod:`qc.deviations` |
+| §3 release conditions 1–6 (pure), custody chain "unbroken so far" | :mod:`qc.release_conditions` |
+| §3 release, rejection, exceptional release, §8 signature binding | :mod:`qc.release` |
+"""
+
+from __future__ import annotations
+
+from qc.deviations import (
+    close_deviation,
+    get_deviation,
+    list_deviations,
+    open_deviation,
+    open_deviation_for_overdue_step,
+    record_investigation,
+)
+from qc.release import (
+    approve_exceptional_release,
+    batch_record_content,
+    batch_release_info,
+    doses_awaiting_disposal,
+    reject_batch,
+    release_batch,
+    release_queue,
+    release_readiness,
+    request_exceptional_release,
+)
+from qc.results import correct_result, enter_result, get_result, list_results, review_result
+from qc.specifications import (
+    get_specification,
+    list_specifications,
+    revise_specification,
+    spec_for_batch,
+)
+
+__all__ = [
+    "approve_exceptional_release", "batch_record_content", "batch_release_info",
+    "close_deviation", "correct_result", "doses_awaiting_disposal", "enter_result",
+    "get_deviation", "get_result", "get_specification", "list_deviations", "list_results",
+    "list_specifications", "open_deviation", "open_deviation_for_overdue_step",
+    "record_investigation", "reject_batch", "release_batch", "release_queue",
+    "release_readiness", "request_exceptional_release", "review_result",
+    "revise_specification", "spec_for_batch",
+]
