@@ -70,7 +70,9 @@ def reconcile(kind: AlertKind, causes: list[Cause]) -> tuple[list[Alert], list[A
     """
     current = {(c.entity_type, c.entity_id): c for c in causes}
     open_now = _open_alert_ids(kind)
-    missing = [cause for key, cause in current.items() if key not in open_now]
+    # In key order, so two openers racing without the sweep lock queue on the unique
+    # index instead of deadlocking.
+    missing = [current[key] for key in sorted(current) if key not in open_now]
     opened: list[Alert] = []
     if missing:
         opened = [_new_alert(kind, cause) for cause in missing]
