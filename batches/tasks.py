@@ -22,7 +22,7 @@ Other packages react to a newly overdue step (``qc`` opens a deviation) through
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from flask import Flask, current_app, url_for
 from sqlalchemy import select
@@ -52,21 +52,31 @@ def add_overdue_step_listener(app: Flask, listener: OverdueStepListener) -> None
     app.extensions.setdefault(_LISTENERS_KEY, []).append(listener)
 
 
-def _local(value: datetime) -> str:
-    return value.astimezone(facility_tz()).strftime("%Y-%m-%d %H:%M %Z")
+def _local(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def overdue_step_causes(now: datetime) -> list[Cause]:
-    """Pending steps late at ``now`` (past due_at + grace), of batches still in culture."""
+    """Pending steps late at ``now`` (past due_at + grace), of batches still in culture:
+    a range scan of ``ix_culture_step_pending_overdue`` joined to their batches.
+
+    The summary (batch number, step type, due time in the lab's time zone) is made
+    only for an alert being opened, not for each sweep that finds it open already.
+    """
+    tz = facility_tz()
     rows = db.session.execute(
         select(CultureStep.id, CultureStep.type, CultureStep.due_at, CultureStep.grace_hours,
                Batch.id, Batch.batch_number)
         .join(Batch, Batch.id == CultureStep.batch_id)
         .where(CultureStep.status == StepStatus.pending.value, CultureStep.overdue_at < now,
                Batch.status.in_(STEP_WORK_STATES)))
-    return [Cause("culture_step", str(step_id),
-                  f"{step_type.replace('_', ' ').capitalize()} of batch {batch_number} is "
-                  f"overdue: due {_local(due_at)} (grace {grace or 0} h)",
+
+    def summary(step_type: str, due_at: datetime, grace: int | None,
+                batch_number: str) -> Callable[[], str]:
+        return lambda: (f"{step_type.replace('_', ' ').capitalize()} of batch {batch_number} "
+                        f"is overdue: due {_local(due_at, tz)} (grace {grace or 0} h)")
+
+    return [Cause("culture_step", str(step_id), summary(step_type, due_at, grace, batch_number),
                   batch_id=batch_id)
             for step_id, step_type, due_at, grace, batch_id, batch_number in rows]
 
@@ -91,15 +101,21 @@ def _notify(listeners: list[OverdueStepListener], opened: list[Alert]) -> None:
 
 
 def expiring_dose_causes(now: datetime) -> list[Cause]:
-    """Doses in stock whose expiry is within the warning window (or already past)."""
+    """Doses in stock whose expiry is within the warning window (or already past):
+    ``ix_dose_status_expires``, one range per stock state."""
+    tz = facility_tz()
     horizon = now + timedelta(hours=current_app.config["DOSE_EXPIRY_WARNING_HOURS"])
     rows = db.session.execute(
         select(Dose.id, Dose.code, Dose.expires_at, Batch.id, Batch.batch_number)
         .join(Batch, Batch.id == Dose.batch_id)
         .where(Dose.status.in_(IN_STOCK), Dose.expires_at <= horizon))
-    return [Cause("dose", str(dose_id),
-                  f"Dose {code} of batch {batch_number} "
-                  f"{'expired' if expires_at <= now else 'expires'} {_local(expires_at)}",
+
+    def summary(code: str, expires_at: datetime, batch_number: str) -> Callable[[], str]:
+        return lambda: (f"Dose {code} of batch {batch_number} "
+                        f"{'expired' if expires_at <= now else 'expires'} "
+                        f"{_local(expires_at, tz)}")
+
+    return [Cause("dose", str(dose_id), summary(code, expires_at, batch_number),
                   batch_id=batch_id)
             for dose_id, code, expires_at, batch_id, batch_number in rows]
 

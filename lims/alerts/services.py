@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import exc, select
@@ -15,12 +16,19 @@ from lims.errors import BadRequest, Conflict, NotFound
 
 @dataclass(frozen=True)
 class Cause:
-    """Why an alert should be open now: the entity it is about and a line for people."""
+    """Why an alert should be open now: the entity it is about and a line for people.
+
+    ``summary`` may be a function making the line: it is then called only when the
+    alert is opened, not on every sweep that finds the alert already open.
+    """
 
     entity_type: str
     entity_id: str
-    summary: str
+    summary: str | Callable[[], str]
     batch_id: int | None = None
+
+    def text(self) -> str:
+        return (self.summary() if callable(self.summary) else self.summary)[:500]
 
 
 def _open_alert_ids(kind: AlertKind) -> dict[tuple[str, str], int]:
@@ -32,7 +40,7 @@ def _open_alert_ids(kind: AlertKind) -> dict[tuple[str, str], int]:
 
 def _new_alert(kind: AlertKind, cause: Cause) -> Alert:
     return Alert(kind=kind.value, entity_type=cause.entity_type, entity_id=cause.entity_id,
-                 batch_id=cause.batch_id, summary=cause.summary[:500],
+                 batch_id=cause.batch_id, summary=cause.text(),
                  severity=SEVERITY[kind], opened_at=clock.utcnow())
 
 
