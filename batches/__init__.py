@@ -11,7 +11,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, commands and extension points."""
-    from batches import api, cli, lookup, views
+    from batches import api, cli, lookup, tasks, views
     from lims.extension_points import NavItem, add_nav, add_panel, add_resolver, add_seeder
     from lims.extensions import rest_api
 
@@ -25,3 +25,4 @@ def init_app(app: Flask) -> None:
     add_nav(app, NavItem("Subjects", "batches.subject_list", order=30))
     add_nav(app, NavItem("Collections", "batches.collection_list", order=40))
     add_nav(app, NavItem("Templates", "batches.template_list", order=800))
+    tasks.init_app(app)

@@ -45,6 +45,9 @@ from lims.errors import BadRequest, Conflict
 
 MEASURED = ("cell_count", "viability_pct", "confluence_pct", "media_lot", "incubator", "notes")
 CLOSING_STEPS = frozenset({StepType.harvest.value})
+STEP_WORK_STATES = (BatchStatus.in_culture.value, BatchStatus.on_hold.value,
+                    BatchStatus.registered.value)
+"""Batch states whose pending steps are still work to do (leaving them ends the work)."""
 
 
 # -- process templates -----------------------------------------------------------------
@@ -247,7 +250,7 @@ def step_state(step: CultureStep, now: datetime | None = None) -> str:
     if step.status != StepStatus.pending:
         return step.status
     now = now or clock.utcnow()
-    if step.due_at + timedelta(hours=step.grace_hours or 0) < now:
+    if step.overdue_at is not None and step.overdue_at < now:
         return "overdue"
     return StepStatus.pending.value
 
@@ -267,14 +270,16 @@ def due_steps(until: datetime | None = None) -> list[CultureStep]:
     return list(db.session.scalars(
         select(CultureStep).join(Batch)
         .where(CultureStep.status == StepStatus.pending, CultureStep.due_at <= until,
-               Batch.status.in_([BatchStatus.in_culture.value, BatchStatus.on_hold.value,
-                                 BatchStatus.registered.value]))
+               Batch.status.in_(STEP_WORK_STATES))
         .order_by(CultureStep.due_at)))
 
 
 def overdue_steps(now: datetime | None = None) -> list[CultureStep]:
-    """Pending steps past due_at + grace (the scheduler's sweep will use this query)."""
+    """Pending steps past due_at + grace of batches still being worked on, earliest first:
+    one query on ``ix_culture_step_pending_overdue`` (the sweep uses its own, leaner one)."""
     now = now or clock.utcnow()
-    candidates = db.session.scalars(select(CultureStep).where(
-        CultureStep.status == StepStatus.pending, CultureStep.due_at < now))
-    return [s for s in candidates if step_state(s, now) == "overdue"]
+    return list(db.session.scalars(
+        select(CultureStep).join(Batch)
+        .where(CultureStep.status == StepStatus.pending, CultureStep.overdue_at < now,
+               Batch.status.in_(STEP_WORK_STATES))
+        .order_by(CultureStep.overdue_at)))

@@ -9,7 +9,7 @@ signature or a batch on hold without a reason. Every GMP record mixes in
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -25,7 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from batches.lifecycle import BatchStatus
 from lims.audit import Audited
@@ -382,8 +382,10 @@ class CultureStep(Audited, db.Model):
     """A culture step: pending (scheduled by the template) or done (performed and measured).
 
     Measured values, once entered, change only as a correction with a reason.
-    The overdue sweep finds late steps with ``status = 'pending' AND due_at < …``
-    through ``ix_culture_step_pending_due``.
+    ``overdue_at`` = ``due_at`` + ``grace_hours`` is kept by the model whenever either
+    changes, so the scheduler's sweep finds late steps with one portable indexed
+    query, ``status = 'pending' AND overdue_at < now`` (``ix_culture_step_pending_overdue``);
+    ``ix_culture_step_pending_due`` serves the bench's "due today" list.
     """
 
     __tablename__ = "culture_step"
@@ -400,6 +402,8 @@ class CultureStep(Audited, db.Model):
         CheckConstraint("cell_count IS NULL OR cell_count >= 0", name="cell_count"),
         CheckConstraint("passage IS NULL OR passage >= 0", name="passage"),
         Index("ix_culture_step_pending_due", "status", "due_at"),
+        Index("ix_culture_step_pending_overdue", "status", "overdue_at"),
+        CheckConstraint("(due_at IS NULL) = (overdue_at IS NULL)", name="overdue_at"),
     )
     __audit_corrections__ = frozenset({
         "performed_at", "passage", "cell_count", "viability_pct", "confluence_pct",
@@ -411,6 +415,7 @@ class CultureStep(Audited, db.Model):
     status: Mapped[str] = mapped_column(String(10))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     grace_hours: Mapped[int | None] = mapped_column(Integer)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     performed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     performed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -428,6 +433,14 @@ class CultureStep(Audited, db.Model):
     batch: Mapped[Batch] = relationship(back_populates="steps")
     performed_by: Mapped[User | None] = relationship()
 
+    @validates("due_at", "grace_hours")
+    def _derive_overdue_at(self, key: str, value):
+        """Keep ``overdue_at`` = due_at + grace (late after it) in step with its two sources."""
+        due_at = value if key == "due_at" else self.due_at
+        grace = value if key == "grace_hours" else self.grace_hours
+        self.overdue_at = None if due_at is None else due_at + timedelta(hours=grace or 0)
+        return value
+
 
 class Dose(Audited, db.Model):
     """A unit of a batch: DIN + product code + division (SPEC §2, §6)."""
@@ -438,6 +451,7 @@ class Dose(Audited, db.Model):
         CheckConstraint("cells > 0", name="cells"),
         CheckConstraint("volume_ml > 0", name="volume_ml"),
         UniqueConstraint("batch_id", "division"),
+        Index("ix_dose_status_expires", "status", "expires_at"),  # the expiry sweep
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import exc, select
@@ -15,18 +16,32 @@ from lims.errors import BadRequest, Conflict, NotFound
 
 @dataclass(frozen=True)
 class Cause:
-    """Why an alert should be open now: the entity it is about and a line for people."""
+    """Why an alert should be open now: the entity it is about and a line for people.
+
+    ``summary`` may be a function making the line: it is then called only when the
+    alert is opened, not on every sweep that finds the alert already open.
+    """
 
     entity_type: str
     entity_id: str
-    summary: str
+    summary: str | Callable[[], str]
     batch_id: int | None = None
 
+    def text(self) -> str:
+        return (self.summary() if callable(self.summary) else self.summary)[:500]
 
-def _open_alerts(kind: AlertKind) -> dict[tuple[str, str], Alert]:
-    rows = db.session.scalars(select(Alert).where(Alert.kind == kind.value,
-                                                  Alert.resolved_at.is_(None)))
-    return {(a.entity_type, a.entity_id): a for a in rows}
+
+def _open_alert_ids(kind: AlertKind) -> dict[tuple[str, str], int]:
+    """(entity_type, entity_id) → id of the open alerts of ``kind`` (ix_alert_open_kind)."""
+    rows = db.session.execute(select(Alert.entity_type, Alert.entity_id, Alert.id)
+                              .where(Alert.kind == kind.value, Alert.resolved_at.is_(None)))
+    return {(entity_type, entity_id): alert_id for entity_type, entity_id, alert_id in rows}
+
+
+def _new_alert(kind: AlertKind, cause: Cause) -> Alert:
+    return Alert(kind=kind.value, entity_type=cause.entity_type, entity_id=cause.entity_id,
+                 batch_id=cause.batch_id, summary=cause.text(),
+                 severity=SEVERITY[kind], opened_at=clock.utcnow())
 
 
 def raise_alert(kind: AlertKind, cause: Cause) -> tuple[Alert, bool]:
@@ -40,9 +55,7 @@ def raise_alert(kind: AlertKind, cause: Cause) -> tuple[Alert, bool]:
         Alert.entity_id == cause.entity_id, Alert.resolved_at.is_(None)))
     if existing is not None:
         return existing, False
-    alert = Alert(kind=kind.value, entity_type=cause.entity_type, entity_id=cause.entity_id,
-                  batch_id=cause.batch_id, summary=cause.summary[:500],
-                  severity=SEVERITY[kind], opened_at=clock.utcnow())
+    alert = _new_alert(kind, cause)
     try:
         with db.session.begin_nested():
             db.session.add(alert)
@@ -56,18 +69,35 @@ def raise_alert(kind: AlertKind, cause: Cause) -> tuple[Alert, bool]:
 def reconcile(kind: AlertKind, causes: list[Cause]) -> tuple[list[Alert], list[Alert]]:
     """Make the open alerts of ``kind`` match ``causes``: open the missing, resolve the gone.
 
-    Idempotent: running it twice with the same causes changes nothing.
+    Idempotent: running it twice with the same causes changes nothing. It reads only
+    the open alerts of ``kind`` (keys, not whole rows), inserts the missing ones in
+    one flush (one multi-row INSERT and one batch of audit entries) and loads only
+    the alerts it resolves. Should a concurrent opener have inserted one of them
+    meanwhile (the partial unique index refuses the batch), it falls back to
+    :func:`raise_alert` one by one.
     """
     current = {(c.entity_type, c.entity_id): c for c in causes}
-    open_now = _open_alerts(kind)
-    opened = [raise_alert(kind, cause)[0] for key, cause in current.items()
-              if key not in open_now]
-    resolved = []
-    for key, alert in open_now.items():
-        if key not in current:
-            alert.resolved_at = clock.utcnow()
-            alert.resolution = "cause resolved"
-            resolved.append(alert)
+    open_now = _open_alert_ids(kind)
+    # In key order, so two openers racing without the sweep lock queue on the unique
+    # index instead of deadlocking.
+    missing = [current[key] for key in sorted(current) if key not in open_now]
+    opened: list[Alert] = []
+    if missing:
+        opened = [_new_alert(kind, cause) for cause in missing]
+        try:
+            with db.session.begin_nested():
+                db.session.add_all(opened)
+        except exc.IntegrityError:
+            opened = [alert for alert, created in (raise_alert(kind, c) for c in missing)
+                      if created]
+    gone = [alert_id for key, alert_id in open_now.items() if key not in current]
+    resolved: list[Alert] = []
+    for start in range(0, len(gone), 1000):
+        resolved += db.session.scalars(select(Alert).where(Alert.id.in_(gone[start:start + 1000])))
+    now = clock.utcnow()
+    for alert in resolved:
+        alert.resolved_at = now
+        alert.resolution = "cause resolved"
     db.session.flush()
     return opened, resolved
 
