@@ -61,7 +61,8 @@ def biologically_derived_product(dose: Dose, ctx: Context) -> dict[str, Any]:
     """The dose as an R5 BiologicallyDerivedProduct."""
     batch = dose.batch
     collection = batch.collection
-    available = dose.status == DoseStatus.released
+    available = batch.status == "released" and dose.status in (
+        DoseStatus.released, DoseStatus.shipped, DoseStatus.delivered)
     resource: dict[str, Any] = {
         "resourceType": "BiologicallyDerivedProduct",
         "id": f"dose-{dose.id}",
