@@ -24,5 +24,7 @@ def init_app(app: Flask) -> None:
     add_nav(app, NavItem("Batches", "batches.batch_list", order=20))
     add_nav(app, NavItem("Subjects", "batches.subject_list", order=30))
     add_nav(app, NavItem("Collections", "batches.collection_list", order=40))
+    add_nav(app, NavItem("Custody", "batches.custody_scan", order=50))
+    add_nav(app, NavItem("Bedside", "batches.bedside", order=60))
     add_nav(app, NavItem("Templates", "batches.template_list", order=800))
     tasks.init_app(app)

@@ -11,11 +11,14 @@ from sqlalchemy import select
 from batches import services
 from batches.models import Product
 from batches.schemas import (
+    AdministrationSchema,
     BatchCreateSchema,
     BatchQuerySchema,
     BatchSchema,
     CollectionCreateSchema,
     CollectionSchema,
+    CustodyEventCreateSchema,
+    CustodyEventSchema,
     DonorScreeningSchema,
     DoseSchema,
     DueStepSchema,
@@ -252,6 +255,40 @@ def list_doses(batch_id):
 def get_dose(dose_id):
     """A dose with its identifiers and the exact texts its label encodes (``barcodes``)."""
     return services.get_dose(dose_id)
+
+
+# -- custody and administration -----------------------------------------------------------
+
+
+@blp.route("/doses/<int:dose_id>/custody", methods=["POST"], endpoint="record_custody")
+@role_required(*WRITERS)
+@blp.arguments(CustodyEventCreateSchema)
+@blp.response(201, CustodyEventSchema)
+@blp.alt_response(409, description="Wrong label scanned (kept in the audit trail) or the "
+                                   "event does not follow; details.reasons")
+def record_custody(data, dose_id):
+    """Record a handoff confirmed by scanning the dose label (SPEC §5, §7)."""
+    return services.record_custody_event(services.get_dose(dose_id), data, current_actor_user())
+
+
+@blp.route("/doses/<int:dose_id>/custody", methods=["GET"], endpoint="custody_timeline")
+@blp.response(200, CustodyEventSchema(many=True))
+def custody_timeline(dose_id):
+    """The dose's custody events, oldest first (its collection's events are on the collection)."""
+    return services.custody_events(dose=services.get_dose(dose_id))
+
+
+@blp.route("/doses/<int:dose_id>/administer", methods=["POST"], endpoint="administer")
+@role_required(*WRITERS)
+@blp.arguments(AdministrationSchema)
+@blp.response(200, DoseSchema)
+@blp.alt_response(409, description="Identity mismatch (audited, alerted) or the dose cannot "
+                                   "be given yet; details.reasons")
+def administer(data, dose_id):
+    """Bedside identity check, then record the administration (SPEC §5)."""
+    dose = services.get_dose(dose_id)
+    services.administer_dose(dose, data, current_actor_user())
+    return dose
 
 
 # -- products and process templates ------------------------------------------------------

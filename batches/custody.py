@@ -1,20 +1,33 @@
-"""Chain of custody: the first event of each collection and dose (SPEC §2, §5).
+"""Chain of custody (SPEC §2, §5): first events, handoffs confirmed by scanning, the timeline.
 
-The custody API and screens (handoffs confirmed by scanning, administration)
-come with the labels issue; here the chain starts: ``collected`` when a
-collection is registered, ``stored`` at the processing facility by the
-formulating technician when a dose is formulated.
+* The chain starts with ``collected`` when a collection is registered and
+  ``stored`` at the processing facility (by the formulating technician) when
+  a dose is formulated.
+* Every later handoff (:func:`record_custody_event`) is confirmed by scanning
+  the dose label: the Data Matrix, the one symbol on a dose label that alone
+  identifies the dose (the DIN names the collection, the product code and
+  expiry name no single item). A scan of anything else is refused (409) and
+  the refusal is kept in the audit trail although the request fails.
+* The allowed sequences are the pure graph of :mod:`batches.custody_rules`;
+  ``occurred_at`` defaults to now, may be earlier (a late entry, flagged),
+  never in the future and never before the dose's last event.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
+from batches import isbt128
+from batches.common import is_late_entry, refuse_future
+from batches.custody_rules import DOSE_STATUS_AFTER, ChainLink, chain_breaks, event_refusals
 from batches.models import Collection, CustodyEvent, CustodyEventType, Dose
+from lims import audit, clock
 from lims.auth.models import User
-from lims.db import db
+from lims.db import db, keep_despite_error
+from lims.errors import BadRequest, Conflict
 
 
 def record_first_custody(*, event: CustodyEventType, occurred_at: datetime, user: User,
@@ -38,3 +51,126 @@ def custody_events(*, dose: Dose | None = None, collection: Collection | None = 
     if collection is not None:
         query = query.where(CustodyEvent.collection_id == collection.id)
     return list(db.session.scalars(query.order_by(CustodyEvent.occurred_at, CustodyEvent.id)))
+
+
+def last_event(dose: Dose) -> CustodyEvent | None:
+    return db.session.scalar(select(CustodyEvent).where(CustodyEvent.dose_id == dose.id)
+                             .order_by(CustodyEvent.occurred_at.desc(), CustodyEvent.id.desc())
+                             .limit(1))
+
+
+# -- what a scan names -------------------------------------------------------------------
+
+
+def scan_problem(dose: Dose, scanned: str) -> str | None:
+    """Why ``scanned`` does not confirm ``dose`` (``None``: it is this dose's label).
+
+    SPEC §7: anything a scanner reads from a label that alone identifies the
+    item counts; on a dose label that is the Data Matrix (DIN + product code +
+    expiry). A Data Matrix whose expiry differs from the record is an outdated
+    label and is refused too.
+    """
+    from batches.doses import barcode_texts, find_by_identity
+
+    expected = barcode_texts(dose)
+    parsed = isbt128.parse_scanned(scanned)
+    kind = parsed["kind"]
+    if kind == "compound" and parsed.get("din") and parsed.get("product_code"):
+        if parsed["din"] != dose.batch.collection.din or \
+                parsed["product_code"] != expected["product"]:
+            other = find_by_identity(parsed["din"], parsed["product_code"])
+            named = f"dose {other.code}" if other else \
+                f"DIN {parsed['din']} {parsed['product_code']}, which is no dose here"
+            return f"the scanned label is {named}, not dose {dose.code}"
+        expiries = [s["text"] for s in parsed["structures"] if s["kind"] == "expiry"]
+        if expiries and expiries[0] != expected["expiry"]:
+            return (f"the scanned label's expiry {expiries[0]} differs from the record's "
+                    f"{expected['expiry']}: the label is outdated, reprint it")
+        return None
+    if kind == "din" or (kind == "compound" and parsed.get("din")):
+        return ("a DIN alone identifies the collection, not a dose: scan the dose label's "
+                "2-D code (Data Matrix)")
+    if kind in ("product_code", "expiry", "collection_date", "compound"):
+        return (f"a {kind.replace('_', ' ')} alone identifies no dose: scan the dose label's "
+                "2-D code (Data Matrix)")
+    if kind == "chain_of_identity":
+        return "a chain of identity identifier names the collection, not a dose"
+    return f"{parsed.get('text') or scanned!r} is not a dose label"
+
+
+def refuse_wrong_scan(dose: Dose, scanned: str, action: str, user: User) -> None:
+    """Refuse (409) a scan that does not name ``dose``, keeping the refusal on record."""
+    problem = scan_problem(dose, scanned)
+    if problem is None:
+        return
+    audit.record("scan_refused", "dose", dose.id,
+                 {"action": [None, action], "scanned_code": [None, scanned[:500]],
+                  "problem": [None, problem], "user": [None, user.username]})
+    keep_despite_error()
+    raise Conflict("The scanned label is not this dose's; nothing was recorded.", [problem],
+                   code="wrong_item")
+
+
+# -- handoffs ------------------------------------------------------------------------------
+
+
+def record_custody_event(dose: Dose, data: dict[str, Any], user: User) -> CustodyEvent:
+    """Record one handoff of a dose, confirmed by scanning its label (SPEC §5, §7).
+
+    Refused (409, with every reason) when the scan is not this dose's label
+    (that refusal is audited and kept), when the event may not follow the
+    dose's last event (:mod:`batches.custody_rules`), when a rejected batch's
+    dose would do anything but be disposed, when a dose would ship before
+    release, or when the time lies before the last event. Disposal needs a
+    reason (``notes``).
+    """
+    refuse_wrong_scan(dose, data["scanned_code"], data["event"], user)
+    now = clock.utcnow()
+    occurred_at = data.get("occurred_at") or now
+    refuse_future(occurred_at, "occurred_at")
+    if data["event"] == CustodyEventType.disposed and not (data.get("notes") or "").strip():
+        raise BadRequest("Disposing of a dose needs a reason.",
+                         details={"fields": {"notes": ["say why the dose is disposed"]}})
+    previous = last_event(dose)
+    reasons = event_refusals(data["event"], previous.event if previous else None,
+                             batch_status=dose.batch.status)
+    if previous is not None and occurred_at < previous.occurred_at:
+        reasons.append(f"{occurred_at.isoformat()} is before the dose's last custody event "
+                       f"({previous.event} at {previous.occurred_at.isoformat()})")
+    if reasons:
+        raise Conflict(f"{data['event'].capitalize()} cannot be recorded for dose {dose.code}.",
+                       reasons)
+    return append_event(dose, data["event"], previous, user, now=now, occurred_at=occurred_at,
+                         location=data["location"], scanned_code=data["scanned_code"],
+                         temperature_c=data.get("temperature_c"), notes=data.get("notes"))
+
+
+def append_event(dose: Dose, event: str, previous: CustodyEvent | None, user: User, *,
+                  now: datetime, occurred_at: datetime, location: str, scanned_code: str,
+                  temperature_c: float | None, notes: str | None) -> CustodyEvent:
+    custody = CustodyEvent(
+        dose_id=dose.id, event=event,
+        from_location=previous.to_location if previous else None,
+        from_person=previous.to_person if previous else None,
+        to_location=location, to_person=user.full_name, occurred_at=occurred_at,
+        temperature_c=temperature_c, scanned_code=scanned_code.strip()[:500],
+        recorded_by_id=user.id, recorded_at=now,
+        late_entry=is_late_entry(occurred_at, now), notes=notes)
+    db.session.add(custody)
+    if event in DOSE_STATUS_AFTER:
+        dose.status = DOSE_STATUS_AFTER[event]
+    db.session.flush()
+    db.session.refresh(dose)
+    return custody
+
+
+def chain_links(events: list[CustodyEvent]) -> list[ChainLink]:
+    """A dose's events as the pure chain check needs them; formulation's first event
+    is confirmed by formulation itself, later ones by their scan."""
+    return [ChainLink(e.event, e.occurred_at, index == 0 or bool(e.scanned_code))
+            for index, e in enumerate(events)]
+
+
+def custody_chain_breaks(dose: Dose) -> list[str]:
+    """Why the dose's chain of custody is broken (empty: unbroken), SPEC §5."""
+    return chain_breaks(chain_links(custody_events(dose=dose)))

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -497,6 +498,7 @@ class CustodyEvent(Audited, db.Model):
     scanned_code: Mapped[str | None] = mapped_column(String(500))
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    late_entry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     notes: Mapped[str | None] = mapped_column(Text)
 
     dose: Mapped[Dose | None] = relationship(back_populates="custody_events")

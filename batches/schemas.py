@@ -12,6 +12,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from batches.custody_rules import HANDOFF_EVENTS
 from batches.lifecycle import BatchStatus
 from batches.models import (
     CONTRAINDICATIONS,
@@ -156,6 +157,27 @@ class FormulationSchema(StrictSchema):
     container = text(60, required=False)
     storage_temperature = text(60, required=False)
     expires_at = when()
+
+
+class CustodyEventCreateSchema(StrictSchema):
+    event = fields.String(required=True, validate=validate.OneOf(
+        HANDOFF_EVENTS, error="one of " + ", ".join(HANDOFF_EVENTS) + " (administration is "
+        "recorded through POST /doses/{{id}}/administer)"))
+    location = text(200)
+    scanned_code = text(500, metadata={"description": "what the scanner read from the dose "
+                                                      "label (its Data Matrix)"})
+    temperature_c = StrictFloat(validate=validate.Range(-273.15, 100))
+    occurred_at = when()
+    notes = text(1000, required=False, metadata={"description": "required for disposed"})
+
+
+class AdministrationSchema(StrictSchema):
+    patient_code = text(40)
+    patient_date_of_birth = fields.Date(required=True)
+    scanned_code = text(500, metadata={"description": "the dose label's Data Matrix as read"})
+    location = text(200, required=False)
+    temperature_c = StrictFloat(validate=validate.Range(-273.15, 100))
+    occurred_at = when()
 
 
 class TemplateRuleSchema(StrictSchema):
@@ -326,6 +348,8 @@ class CustodyEventSchema(StrictSchema):
     scanned_code = fields.String(allow_none=True)
     recorded_by = fields.Function(lambda e: e.recorded_by.username)
     recorded_at = fields.DateTime()
+    late_entry = fields.Boolean()
+    notes = fields.String(allow_none=True)
 
 
 class BarcodesSchema(StrictSchema):

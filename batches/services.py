@@ -11,12 +11,15 @@ them so callers (views, the API, ``qc``) have one place to import from:
 | §3 the state graph itself (pure) | :mod:`batches.lifecycle` |
 | §2 process templates, culture steps, scheduling, corrections | :mod:`batches.culture` |
 | §2/§6 formulation, doses, barcode texts | :mod:`batches.doses` |
-| §2/§5 first custody events | :mod:`batches.custody` |
+| §2/§5 custody events: first events, scanned handoffs, timeline | :mod:`batches.custody` |
+| §5 the custody state graph (pure) | :mod:`batches.custody_rules` |
+| §5 administration: the bedside identity check | :mod:`batches.administration` |
 | §7 scan lookup | :mod:`batches.lookup` |
 """
 
 from __future__ import annotations
 
+from batches.administration import administer_dose
 from batches.batch_records import (
     active_template,
     find_product,
@@ -45,7 +48,7 @@ from batches.culture import (
     step_state,
     update_product,
 )
-from batches.custody import custody_events
+from batches.custody import custody_chain_breaks, custody_events, record_custody_event
 from batches.doses import barcode_texts, formulate, get_dose
 from batches.screening import (
     determine_eligibility,
@@ -59,7 +62,8 @@ from batches.screening import (
 )
 
 __all__ = [
-    "active_template", "barcode_texts", "correct_step", "custody_events", "determine_eligibility",
+    "active_template", "administer_dose", "custody_chain_breaks", "record_custody_event",
+    "barcode_texts", "correct_step", "custody_events", "determine_eligibility",
     "due_steps", "find_product", "formulate", "get_batch", "get_collection", "get_dose",
     "get_step", "get_subject", "get_template", "hold_batch", "is_quarantined",
     "latest_donor_screening", "latest_recipient_screening", "list_batches", "list_collections",

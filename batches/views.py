@@ -495,3 +495,107 @@ def revise_template(template_id: int):
     return render_template("batches/templates.html", templates=services.list_templates(),
                            products=services.list_products(), steps=list(StepType),
                            errors=errors), status
+
+
+# -- custody at the bench and at receipt; administration at the bedside ----------------------
+
+
+@bp.app_template_global("has_endpoint")
+def has_endpoint(endpoint: str) -> bool:
+    """Whether a (possibly optional) feature page exists, e.g. ``labels.dose_label_pdf``."""
+    from flask import current_app
+
+    return endpoint in current_app.view_functions
+
+
+EVENT_LABELS = {"retrieved": "Retrieved from storage", "stored": "Put into storage",
+                "shipped": "Handed to courier", "delivered": "Delivered",
+                "received": "Received", "thawed": "Thawed", "disposed": "Disposed"}
+
+
+@bp.route("/custody")
+def custody_scan():
+    """Scan a dose label → that dose's custody form (SPEC §5 handoff at the bench/receipt)."""
+    code = request.args.get("code", "").strip()[:500]
+    status = 200
+    if code:
+        hit = resolve_scan(code)
+        if hit is not None and hit.type == "dose":
+            return redirect(url_for("batches.dose_custody", dose_id=hit.id))
+        flash(f"{code!r} is not a dose label: scan the dose label's 2-D code." if hit is None
+              else f"That is a {hit.type} ({hit.label}), not a dose: scan the dose label.",
+              "error")
+        status = 404
+    return render_template("batches/custody_scan.html"), status
+
+
+def _custody_page(dose_id: int, status: int = 200, errors: dict | None = None,
+                  refusal: DomainError | None = None):
+    from batches.custody import last_event
+    from batches.custody_rules import HANDOFF_EVENTS, allowed_next
+
+    dose = services.get_dose(dose_id)
+    last = last_event(dose)
+    allowed = allowed_next(last.event if last else None)
+    events = [{"event": e, "label": EVENT_LABELS[e], "allowed": e in allowed}
+              for e in HANDOFF_EVENTS]
+    return render_template("batches/custody.html", dose=dose, last=last, events=events,
+                           custody=services.custody_events(dose=dose), errors=errors or {},
+                           refusal=refusal, form=request.form,
+                           now_local=_now_local_input()), status
+
+
+@bp.route("/doses/<int:dose_id>/custody", methods=["GET", "POST"])
+def dose_custody(dose_id: int):
+    """One screen: event, location, temperature; re-scan the label to confirm (SPEC §5)."""
+    if request.method == "GET":
+        return _custody_page(dose_id)
+    _require_writer()
+    from batches.schemas import CustodyEventCreateSchema
+
+    data, errors = parse_form(CustodyEventCreateSchema())
+    if errors:
+        return _custody_page(dose_id, 400, errors)
+    dose = services.get_dose(dose_id)
+    try:
+        event = services.record_custody_event(dose, data, current_actor_user())
+    except DomainError as refusal:
+        return _custody_page(dose_id, refusal.status, refusal=refusal)
+    late = " (late entry)" if event.late_entry else ""
+    flash(f"{EVENT_LABELS[event.event]}: dose {dose.code} at {event.to_location}{late}.",
+          "success")
+    return redirect(url_for("batches.custody_scan"))
+
+
+@bp.route("/bedside", methods=["GET", "POST"])
+def bedside():
+    """Bedside check (SPEC §5): scan the dose, scan or type the patient code and date of
+    birth, confirm. A mismatch is shown on the page and refused (409)."""
+    errors: dict[str, Any] = {}
+    refusal: DomainError | None = None
+    dose = None
+    status = 200
+    if request.method == "POST":
+        _require_writer()
+        from batches.schemas import AdministrationSchema
+
+        data, errors = parse_form(AdministrationSchema())
+        if errors:
+            status = 400
+        else:
+            hit = resolve_scan(data["scanned_code"])
+            if hit is None or hit.type != "dose":
+                errors = {"scanned_code": ["not a dose label: scan the dose label's 2-D code"]}
+                status = 400
+            else:
+                dose = services.get_dose(hit.id)
+                try:
+                    services.administer_dose(dose, data, current_actor_user())
+                except DomainError as refused:
+                    refusal, status = refused, refused.status
+                else:
+                    flash(f"Identity verified. Dose {dose.code} recorded as administered to "
+                          f"{dose.batch.recipient.code}.", "success")
+                    return redirect(url_for("batches.dose_page", dose_id=dose.id))
+    return render_template("batches/bedside.html", errors=errors, refusal=refusal, dose=dose,
+                           form=request.form), status

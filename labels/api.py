@@ -1,0 +1,148 @@
+"""API: label documents, printing, the chain-of-custody report and FHIR (SPEC §5, §6, §7).
+
+Documents are open to every signed-in role (each download is audited);
+sending a label to the printer is for technicians and QA.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response
+from marshmallow import fields, validate
+
+from batches import services as batches
+from labels import services
+from lims.auth import current_actor_user, role_required
+from lims.extensions import ApiBlueprint
+from lims.schemas import StrictSchema, text
+
+blp = ApiBlueprint("api_labels", __name__, url_prefix="/api/v1",
+                   description="Labels (PDF, ZPL), printing, custody report, FHIR export")
+
+WRITERS = ("technician", "qa")
+PDF = "application/pdf"
+ZPL = "application/vnd.zebra-zpl"
+FHIR_JSON = "application/fhir+json"
+
+
+class DpiSchema(StrictSchema):
+    dpi = fields.Integer(load_default=203, validate=validate.OneOf([203, 300]))
+
+
+class VesselSchema(StrictSchema):
+    vessel = text(40, required=False, metadata={"description": "e.g. 'Flask 3 / P2'"})
+
+
+class PrintSchema(StrictSchema):
+    reason = text(1000, required=False, metadata={"description": "required for a reprint"})
+    dpi = fields.Integer(load_default=203, validate=validate.OneOf([203, 300]))
+
+
+class LabelPrintSchema(ma.Schema):
+    id = fields.Integer()
+    dose_id = fields.Integer()
+    copy_number = fields.Integer()
+    reprint = fields.Boolean()
+    reason = fields.String(allow_none=True)
+    quarantine = fields.Boolean()
+    printer = fields.String()
+    dpi = fields.Integer()
+    printed_by = fields.Function(lambda p: p.printed_by.username)
+    printed_at = fields.DateTime()
+
+
+def _document(data: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("/doses/<int:dose_id>/label.pdf", methods=["GET"], endpoint="dose_label_pdf")
+@blp.doc(responses={"200": {"description": "the dose label (PDF, label stock size)"}})
+def dose_label_pdf(dose_id):
+    """The dose label as PDF; QUARANTINE until the batch is released (SPEC §6)."""
+    dose = batches.get_dose(dose_id)
+    return _document(services.dose_label_document(dose, "pdf"), PDF, f"{dose.code}.pdf")
+
+
+@blp.route("/doses/<int:dose_id>/label.zpl", methods=["GET"], endpoint="dose_label_zpl")
+@blp.arguments(DpiSchema, location="query")
+@blp.doc(responses={"200": {"description": "the dose label (ZPL II)"}})
+def dose_label_zpl(query, dose_id):
+    """The dose label as ZPL for Zebra printers at 203 or 300 dpi (SPEC §6)."""
+    dose = batches.get_dose(dose_id)
+    return _document(services.dose_label_document(dose, "zpl", query["dpi"]), ZPL,
+                     f"{dose.code}.zpl")
+
+
+@blp.route("/batches/<int:batch_id>/labels.pdf", methods=["GET"], endpoint="batch_labels_pdf")
+@blp.doc(responses={"200": {"description": "every dose label of the batch on A4 sheets"}})
+def batch_labels_pdf(batch_id):
+    batch = batches.get_batch(batch_id)
+    return _document(services.batch_label_sheet(batch), PDF, f"{batch.batch_number}-labels.pdf")
+
+
+@blp.route("/batches/<int:batch_id>/vessel-label.pdf", methods=["GET"],
+           endpoint="vessel_label_pdf")
+@blp.arguments(VesselSchema, location="query")
+def vessel_label_pdf(query, batch_id):
+    """In-process label for a culture vessel of the batch (SPEC §6)."""
+    batch = batches.get_batch(batch_id)
+    return _document(services.vessel_label_document(batch, "pdf", query.get("vessel")), PDF,
+                     f"{batch.batch_number}-vessel.pdf")
+
+
+@blp.route("/collections/<int:collection_id>/label.pdf", methods=["GET"],
+           endpoint="collection_label_pdf")
+def collection_label_pdf(collection_id):
+    """In-process label for the collection container: its DIN (SPEC §6)."""
+    collection = batches.get_collection(collection_id)
+    return _document(services.collection_label_document(collection, "pdf"), PDF,
+                     f"{collection.din}.pdf")
+
+
+@blp.route("/doses/<int:dose_id>/print", methods=["POST"], endpoint="print_dose_label")
+@role_required(*WRITERS)
+@blp.arguments(PrintSchema)
+@blp.response(201, LabelPrintSchema)
+@blp.alt_response(400, description="A reprint without a reason")
+@blp.alt_response(409, description="No printer configured, or the dose may not be labelled")
+@blp.alt_response(503, description="The printer cannot be reached; nothing printed")
+def print_dose_label(data, dose_id):
+    """Send the dose label to the network printer; counted and audited (SPEC §6)."""
+    return services.print_dose_label(batches.get_dose(dose_id), current_actor_user(),
+                                     reason=data.get("reason"), dpi=data["dpi"])
+
+
+@blp.route("/doses/<int:dose_id>/prints", methods=["GET"], endpoint="list_prints")
+@blp.response(200, LabelPrintSchema(many=True))
+def list_prints(dose_id):
+    """Every print of the dose label, first print first."""
+    return services.list_prints(batches.get_dose(dose_id))
+
+
+@blp.route("/doses/<int:dose_id>/custody-report.pdf", methods=["GET"], endpoint="custody_report")
+@blp.doc(responses={"200": {"description": "the chain-of-custody report (PDF)"}})
+def custody_report(dose_id):
+    """Chain-of-custody report: identity, release signature, timeline, verdict (SPEC §5)."""
+    dose = batches.get_dose(dose_id)
+    return _document(services.custody_report(dose), PDF, f"{dose.code}-custody.pdf")
+
+
+@blp.route("/doses/<int:dose_id>/fhir", methods=["GET"], endpoint="dose_fhir")
+def dose_fhir(dose_id):
+    """The dose as an HL7 FHIR R5 BiologicallyDerivedProduct (SPEC §6)."""
+    return _fhir(services.dose_fhir(batches.get_dose(dose_id)))
+
+
+@blp.route("/doses/<int:dose_id>/fhir-dispense", methods=["GET"], endpoint="dose_fhir_dispense")
+def dose_fhir_dispense(dose_id):
+    """The administration as an R5 BiologicallyDerivedProductDispense; 404 before it."""
+    return _fhir(services.dose_dispense_fhir(batches.get_dose(dose_id)))
+
+
+def _fhir(resource: dict) -> Response:
+    import json
+
+    return Response(json.dumps(resource, ensure_ascii=False), mimetype=FHIR_JSON)

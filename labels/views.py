@@ -1,0 +1,81 @@
+"""Label pages for the bench terminal (SPEC §6, §7): open PDFs in the browser, send a
+label to the printer (with a reason for a reprint), the chain-of-custody report.
+
+The same services as the API; the web session authenticates (the API needs a token).
+Buttons appear on the batches pages through ``labels/_*_actions.html`` partials.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, request, url_for
+
+from batches import services as batches
+from labels import services
+from lims.auth import current_actor_user, role_required
+from lims.errors import DomainError
+
+bp = Blueprint("labels", __name__, template_folder="templates")
+
+WRITERS = ("technician", "qa")
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_template_global("label_prints")
+def label_prints(dose) -> list:
+    return services.list_prints(dose)
+
+
+@bp.route("/doses/<int:dose_id>/label.pdf")
+def dose_label_pdf(dose_id: int):
+    dose = batches.get_dose(dose_id)
+    return _pdf(services.dose_label_document(dose, "pdf"), f"{dose.code}.pdf")
+
+
+@bp.route("/batches/<int:batch_id>/labels.pdf")
+def batch_labels_pdf(batch_id: int):
+    batch = batches.get_batch(batch_id)
+    return _pdf(services.batch_label_sheet(batch), f"{batch.batch_number}-labels.pdf")
+
+
+@bp.route("/batches/<int:batch_id>/vessel-label.pdf")
+def vessel_label_pdf(batch_id: int):
+    batch = batches.get_batch(batch_id)
+    vessel = request.args.get("vessel", "").strip()[:40] or None
+    return _pdf(services.vessel_label_document(batch, "pdf", vessel),
+                f"{batch.batch_number}-vessel.pdf")
+
+
+@bp.route("/collections/<int:collection_id>/label.pdf")
+def collection_label_pdf(collection_id: int):
+    collection = batches.get_collection(collection_id)
+    return _pdf(services.collection_label_document(collection, "pdf"), f"{collection.din}.pdf")
+
+
+@bp.route("/doses/<int:dose_id>/custody-report.pdf")
+def custody_report_pdf(dose_id: int):
+    dose = batches.get_dose(dose_id)
+    return _pdf(services.custody_report(dose), f"{dose.code}-custody.pdf")
+
+
+@bp.route("/doses/<int:dose_id>/print", methods=["POST"])
+@role_required(*WRITERS)
+def print_dose_label(dose_id: int):
+    """"Send to printer": counted and audited; a reprint needs the reason field."""
+    dose = batches.get_dose(dose_id)
+    reason = request.form.get("reason", "").strip()[:1000] or None
+    try:
+        printed = services.print_dose_label(dose, current_actor_user(), reason=reason)
+    except DomainError as refusal:
+        flash(refusal.message, "error")
+        for why in refusal.details.get("reasons", []):
+            flash(why, "error")
+        return redirect(url_for("batches.dose_page", dose_id=dose_id)), 303
+    kind = "Reprint" if printed.reprint else "Label"
+    flash(f"{kind} sent to {printed.printer} (copy {printed.copy_number}).", "success")
+    return redirect(url_for("batches.dose_page", dose_id=dose_id))
