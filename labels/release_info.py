@@ -1,18 +1,18 @@
-"""What the labels and reports need to know about a batch's release — ONE place to wire qc.
+"""What the labels and reports need to know about a batch's release, from ``qc``.
 
-# TODO(lead, at the qc merge): answer from ``qc``'s ``batch_release_info(batch)`` instead
-# of the batch status: ``urgent_medical_need`` for an exceptional release (SPEC §3; the
-# label then carries URGENT_RELEASE_STATEMENT), and the signature manifestation(s) of the
-# release (two QA signatures for an exceptional release). Nothing else in ``labels``
-# reads release data, so these two functions are the whole change.
+The one place ``labels`` reads release data: :func:`qc.services.batch_release_info`
+decides whether a batch is released, by the urgent-medical-need route (SPEC §3,
+the label then carries the urgent-release statement), and with which signatures.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from batches.lifecycle import BatchStatus
 from batches.models import Batch
+from qc.services import batch_release_info
+
+INVALIDATED = "INVALIDATED: the batch record changed after this signature"
 
 
 @dataclass(frozen=True)
@@ -22,15 +22,19 @@ class ReleaseFlags:
 
 
 def release_statement_flags(batch: Batch) -> ReleaseFlags:
-    """Whether the batch is released, and whether by the urgent-medical-need route.
-
-    Until ``qc`` lands: released ⇔ batch status ``released``; never urgent.
-    """
-    return ReleaseFlags(released=batch.status == BatchStatus.released, urgent_medical_need=False)
+    """Whether the batch is released, and whether by the urgent-medical-need route."""
+    info = batch_release_info(batch)
+    return ReleaseFlags(released=bool(info["released"]) and not info["rejected"],
+                        urgent_medical_need=bool(info["urgent_medical_need"]))
 
 
 def release_signature_text(batch: Batch) -> str | None:
-    """The release signature as printed on reports (printed name, meaning, date-time)."""
-    if batch.status != BatchStatus.released or batch.release_signature is None:
+    """The release signature(s) as printed on reports: printed name, meaning, date-time,
+    and, when the signed record has changed since, that the signature no longer holds
+    (SPEC §8)."""
+    info = batch_release_info(batch)
+    if not info["released"]:
         return None
-    return batch.release_signature.manifestation
+    lines = [s["manifestation"] + ("" if s["valid"] else f" — {INVALIDATED}")
+             for s in info["signatures"] if s["meaning"] != "rejection"]
+    return "; ".join(lines) or None

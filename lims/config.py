@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "PRINTER_PORT": 9100,
     "SCHEDULER": False,
     "SWEEP_INTERVAL_SECONDS": 60,
+    "QC_TURNAROUND_HOURS": {"default": 48, "sterility": 360, "mycoplasma": 72},
     "DOSE_EXPIRY_WARNING_HOURS": 72,  # a dose_expiring alert opens this long before expiry
     "TIMEZONE": "UTC",
     "IDLE_TIMEOUT_MINUTES": 15,

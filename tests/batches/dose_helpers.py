@@ -26,14 +26,18 @@ def formulated(lab, product: str = "MSC", count: int = 2, expires_in_hours: floa
 
 
 def _qa_signature(app, batch_id: int, meaning: str):
+    """A QA signature bound to the batch record as ``qc`` binds it (its content hash)."""
+    from batches.models import Batch
     from lims.auth.models import User
     from lims.auth.services import create_user, sign
     from lims.db import db
+    from qc.release import batch_record_content
 
     qa = db.session.scalar(select(User).where(User.username == "qa-release"))
     if qa is None:
         qa = create_user("qa-release", "Quinn Assurance", "qa", TEST_PASSWORD)
-    return sign(qa, TEST_PASSWORD, meaning, "batch", batch_id, {"batch": batch_id})
+    content = batch_record_content(db.session.get(Batch, batch_id))
+    return sign(qa, TEST_PASSWORD, meaning, "batch", batch_id, content)
 
 
 def release(app, batch_id: int) -> None:

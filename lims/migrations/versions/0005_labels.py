@@ -1,7 +1,7 @@
 """labels: label print records; late-entry flag on custody events
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-22
 
 The lead re-chains this revision after qc's 0004 (down_revision "0004").
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 dose (status, expires_at) for the scheduler's sweep
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-22
 
 The backfill of ``overdue_at`` is a derived value (due_at + grace_hours) of existing
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"  # the lead re-chains at merge
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
