@@ -9,7 +9,6 @@ from labels.statements import URGENT_RELEASE_STATEMENT
 from tests.conftest import TEST_PASSWORD
 from tests.labels.test_labels_api import QUARANTINE, _label_text
 from tests.labels.test_report_and_fhir import _text
-from tests.qc.conftest import qlab, reviewer, signer  # noqa: F401 — fixtures
 
 
 def _doses(qlab, batch):
