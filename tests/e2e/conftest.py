@@ -26,7 +26,6 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.e2e.pages import BenchTerminal
 
-
 CHROMIUM = os.environ.get("LIMS_E2E_CHROMIUM", "/usr/bin/chromium")
 # Without these, Chromium's background connections hang on a closed network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
