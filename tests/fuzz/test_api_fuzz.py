@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
@@ -117,7 +118,7 @@ def _fuzz(fuzz_lab, roles_for, examples: int) -> None:
         roles = roles_for(operation.method.upper(), operation.path)
         try:
             _operation_test(fuzz_lab, operation, roles, examples)()
-        except Exception as failure:  # noqa: BLE001 — collected, reported together below
+        except (Exception, FailureGroup) as failure:  # noqa: BLE001 — reported together below
             failures.append(f"{operation.label} as {'/'.join(roles)}:\n{failure}")
     if failures:
         pytest.fail(f"{len(failures)} operation(s) failed:\n\n" + "\n\n".join(failures),
