@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (see README):
 #   make run    install, create/upgrade the SQLite database, seed demo data, serve on :5000
 #   make test   install, lint (ruff, import direction), run the whole test suite
+#               (unit, browser e2e, API fuzz, load/crash; `make test-fast` skips the last three)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test lint pytest test-postgres clean
+.PHONY: install run test test-fast lint pytest test-postgres clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +38,12 @@ pytest: install
 
 test: lint pytest
 
+# The quick loop while developing: everything but the browser, fuzz and load tests.
+test-fast: lint
+	$(BIN)/pytest -q -m "not e2e and not fuzz and not load" $(PYTEST_ARGS)
+
 test-postgres: install
 	LIMS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info test-artifacts

@@ -146,6 +146,19 @@ def list_batches(status: str | None = None, limit: int = 500) -> list[Batch]:
     return list(db.session.scalars(query.order_by(Batch.id.desc()).limit(limit)))
 
 
+def lock(batch: Batch) -> Batch:
+    """Take the batch's row lock (PostgreSQL ``SELECT … FOR UPDATE``) and re-read it, before
+    changing the batch, its steps or its doses.
+
+    Concurrent writers to one batch then queue here, all in the same order, instead of
+    both filling the same pending step (the later silently overwriting the earlier) or
+    deadlocking against each other on the audit trail's head row. SQLite already
+    serialises writers with ``BEGIN IMMEDIATE``.
+    """
+    db.session.refresh(batch, with_for_update=True)
+    return batch
+
+
 def move(batch: Batch, action: Action) -> BatchStatus:
     """Apply a life-cycle move to the batch; 409 with the reasons when the graph refuses it."""
     try:
@@ -161,6 +174,7 @@ def hold_batch(batch: Batch, reason: str, user: User) -> Batch:
     """Put an active batch on hold with a reason (SPEC §3); it resumes to where it was."""
     from lims.audit import reason as audit_reason
 
+    lock(batch)
     before = batch.status
     with audit_reason(reason):
         move(batch, Action.hold)
@@ -177,6 +191,7 @@ def resume_batch(batch: Batch, reason: str, user: User) -> Batch:
                         details={"required_roles": ["qa"], "role": user.role})
     from lims.audit import reason as audit_reason
 
+    lock(batch)
     with audit_reason(reason):
         move(batch, Action.resume)
         batch.status_before_hold = None
@@ -188,6 +203,7 @@ def resume_batch(batch: Batch, reason: str, user: User) -> Batch:
 def mark_released(batch: Batch, signature: Signature) -> Batch:
     """The release move, called by ``qc`` once every release condition is met and QA
     has signed (SPEC §3 Release). Doses leave quarantine."""
+    lock(batch)
     move(batch, Action.release)
     batch.release_signature_id = signature.id
     for dose in batch.doses:
@@ -199,6 +215,7 @@ def mark_released(batch: Batch, signature: Signature) -> Batch:
 def mark_rejected(batch: Batch, signature: Signature, reason: str) -> Batch:
     """The rejection move, called by ``qc`` with QA's signature and reason (SPEC §3);
     pending culture steps are cancelled and the doses are marked for disposal."""
+    lock(batch)
     move(batch, Action.reject)
     batch.status_before_hold = None
     batch.hold_reason = None

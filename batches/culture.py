@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from batches.batch_records import move
+from batches.batch_records import lock, move
 from batches.common import facility_tz, get_or_404, is_late_entry, refuse_future
 from batches.lifecycle import BatchStatus, step_action, step_refusals
 from batches.models import (
@@ -138,6 +138,7 @@ def _check_time(batch: Batch, performed_at: datetime, field: str = "performed_at
 def log_step(batch: Batch, data: dict[str, Any], user: User) -> CultureStep:
     """Log a performed culture step (SPEC §2, §3, §7); schedules the next due steps."""
     step_type = StepType(data["type"])
+    lock(batch)
     now = clock.utcnow()
     performed_at = data.get("performed_at") or now
     _check_time(batch, performed_at)

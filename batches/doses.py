@@ -24,7 +24,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from batches import isbt128
-from batches.batch_records import move
+from batches.batch_records import lock, move
 from batches.common import facility_tz, get_or_404
 from batches.custody import record_first_custody
 from batches.lifecycle import Action, BatchStatus
@@ -61,6 +61,7 @@ def harvested_cells(batch: Batch) -> int | None:
 
 def formulate(batch: Batch, data: dict[str, Any], user: User) -> list[Dose]:
     """Split a harvested batch into doses (SPEC §2 Dose, §3 harvested → qc_review)."""
+    lock(batch)
     count, cells = data["count"], data["cells_per_dose"]
     reasons: list[str] = []
     if batch.status != BatchStatus.harvested:

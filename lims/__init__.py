@@ -35,8 +35,9 @@ def _instance_path() -> str:
 
 def register_extensions(app: Flask) -> None:
     from lims import audit, db
-    from lims.extensions import LimsApi, csrf, migrate
+    from lims.extensions import LimsApi, RecordIdConverter, csrf, migrate
 
+    app.url_map.converters["int"] = RecordIdConverter  # before any route is added
     db.init_app(app)
     audit.install()
     migrate.init_app(app, db.db, directory=_migrations_dir(), render_as_batch=True,

@@ -12,7 +12,11 @@
   document.addEventListener("DOMContentLoaded", function () {
     var box = scanBox();
     if (!box) return;
-    if (!document.querySelector("[autofocus]:not([data-scan-box])")) box.focus();
+    // The top bar's scan box comes first in the page, so the browser's autofocus picks it
+    // even when the page asks for one of its own fields (a form's scan field, a cell
+    // count): give that field the focus, otherwise the scan box.
+    var own = document.querySelector("[autofocus]:not([data-scan-box])");
+    (own || box).focus();
     document.addEventListener("keydown", function (event) {
       if (busyElsewhere() || event.ctrlKey || event.altKey || event.metaKey) return;
       if (event.key.length === 1 && document.activeElement !== box) {
