@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from batches import services as batch_services
+from batches.custody import chain_links
 from batches.models import Batch, CultureStep, DonorStatus, Dose, StepStatus
 from lims import clock
 from lims.alerts.models import Alert, AlertKind
@@ -129,7 +130,8 @@ def release_facts(batch: Batch, signer: User) -> ReleaseFacts:
     donor = batch.collection.subject
     quarantine = batch_services.quarantine_reasons(batch)
     doses = [DoseFact(code=d.code, formulated_at=d.formulated_at,
-                      events=[CustodyFact(e.event, e.occurred_at) for e in d.custody_events])
+                      events=[CustodyFact(link.event, link.occurred_at, link.confirmed_by_scan)
+                              for link in chain_links(list(d.custody_events))])
              for d in batch.doses]
     return ReleaseFacts(
         batch_status=batch.status, origin=batch.origin,

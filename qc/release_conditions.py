@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from batches.custody_rules import ChainLink, chain_breaks
+
 WAIVABLE_STERILITY = "sterility"
 
 
@@ -41,6 +43,7 @@ class ResultFact:
 class CustodyFact:
     event: str
     occurred_at: datetime
+    confirmed_by_scan: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,27 +73,20 @@ class ReleaseFacts:
 
 
 def custody_chain_problems(dose: DoseFact) -> list[str]:
-    """Why a dose's custody chain is not unbroken *so far* (empty: it is).
+    """Why a dose's custody chain is not unbroken *so far* (empty: it is), SPEC §3 item 5.
 
-    Unbroken so far means: the dose has at least one custody event; the first is
-    ``stored``, recorded at formulation (not before the dose was formulated); and
-    the events were recorded in chronological order (no event earlier than the one
-    recorded before it). Handoffs after release are the custody team's.
+    The chain rule is the custody package's one rule (:func:`batches.custody_rules.chain_breaks`:
+    starts with ``stored``, allowed successions, time never going back, handoffs
+    confirmed by scan); release adds that the first event is not earlier than the
+    dose's formulation.
     """
     events = list(dose.events)
     if not events:
         return [f"dose {dose.code} has no custody event"]
-    problems = []
-    first = events[0]
-    if first.event != "stored":
-        problems.append(f"dose {dose.code}'s custody chain starts with {first.event}, "
-                        "not stored at formulation")
-    if first.occurred_at < dose.formulated_at:
+    problems = [f"dose {dose.code}: {problem}" for problem in chain_breaks(
+        [ChainLink(e.event, e.occurred_at, e.confirmed_by_scan) for e in events])]
+    if events[0].occurred_at < dose.formulated_at:
         problems.append(f"dose {dose.code}'s first custody event is before its formulation")
-    for before, after in zip(events, events[1:], strict=False):
-        if after.occurred_at < before.occurred_at:
-            problems.append(f"dose {dose.code}'s custody events are out of chronological order")
-            break
     return problems
 
 

@@ -60,9 +60,16 @@ def test_custody_chain_unbroken_so_far():
     assert custody_chain_problems(good) == []
     assert custody_chain_problems(DoseFact("D", T0, [])) == ["dose D has no custody event"]
     wrong_first = DoseFact("D", T0, [CustodyFact("shipped", T0)])
-    assert "not stored at formulation" in custody_chain_problems(wrong_first)[0]
+    assert "starts with shipped, not stored" in custody_chain_problems(wrong_first)[0]
     early = DoseFact("D", T0, [CustodyFact("stored", T0 - timedelta(minutes=1))])
     assert "before its formulation" in custody_chain_problems(early)[0]
     disordered = DoseFact("D", T0, [CustodyFact("stored", T0 + timedelta(hours=2)),
                                     CustodyFact("retrieved", T0 + timedelta(hours=1))])
-    assert "chronological" in custody_chain_problems(disordered)[0]
+    assert "earlier than the one before" in custody_chain_problems(disordered)[0]
+    unscanned = DoseFact("D", T0, [CustodyFact("stored", T0),
+                                   CustodyFact("retrieved", T0 + timedelta(hours=1), False)])
+    assert "not confirmed by a scan" in custody_chain_problems(unscanned)[0]
+    skipped = DoseFact("D", T0, [CustodyFact("stored", T0),
+                                 CustodyFact("administered", T0 + timedelta(hours=1)),
+                                 CustodyFact("shipped", T0 + timedelta(hours=2))])
+    assert "(administered) cannot follow stored" in custody_chain_problems(skipped)[0]

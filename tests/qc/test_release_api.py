@@ -114,7 +114,7 @@ def test_condition_5_custody_chain_broken(qlab, app):
         db.session.commit()
     response = qlab.release(batch, status=409)
     assert _conditions(response) == {5}
-    assert "not stored at formulation" in response.json["details"]["reasons"][0]
+    assert "starts with shipped, not stored" in response.json["details"]["reasons"][0]
 
 
 def test_condition_5_no_doses_and_state(qlab):
