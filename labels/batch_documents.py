@@ -227,9 +227,9 @@ def _deviations_section(batch: Batch) -> Section:
 
 
 def _doses_section(batch: Batch) -> Section:
-    rows = [[d.code, _num(d.cells), _num(d.volume_ml, " mL"), d.container, d.storage_temperature,
-             _local(d.expires_at), d.status, f"{_person(d.formulated_by)}\n{_local(d.formulated_at)}"]
-            for d in batch.doses]
+    rows = [[d.code, _num(d.cells), _num(d.volume_ml, " mL"), d.container,
+             d.storage_temperature, _local(d.expires_at), d.status,
+             f"{_person(d.formulated_by)}\n{_local(d.formulated_at)}"] for d in batch.doses]
     return Section("Doses", header=["Dose", "Cells", "Volume", "Container", "Storage",
                                     "Expires", "Status", "Formulated"],
                    rows=rows, widths=[28, 18, 14, 22, 22, 22, 18, 36],

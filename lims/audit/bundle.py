@@ -28,6 +28,7 @@ from lims.hashing import content_digest, to_jsonable
 
 FORMAT = "cellbatch-lims/audit-bundle/1"
 MASK = "***"
+CREATED = "__created__"
 ENTRY_FIELDS = ("seq", "occurred_at", "actor_id", "actor_username", "action", "entity_type",
                 "entity_id", "changes", "reason", "prev_hash", "hash")
 """The fields of an entry in the bundle; all but ``hash`` are hashed, in this order."""
@@ -99,7 +100,7 @@ def _newest_values(entries: list[dict[str, Any]]) -> dict[tuple[str, str], dict[
             continue
         fields = newest.setdefault((entry["entity_type"], entry["entity_id"]), {})
         if entry["action"] == "create":
-            fields["__created__"] = entry["seq"]
+            fields[CREATED] = (True, entry["seq"])
         for field, change in json.loads(entry["changes"]).items():
             if isinstance(change, list) and len(change) == 2:
                 fields[field] = (change[1], entry["seq"])
@@ -121,11 +122,11 @@ def _check_records(records: Any, entries: list[dict[str, Any]]) -> Iterator[str]
                 return
             name = f"record {entity_type} {record['id']}"
             audited = newest.get((entity_type, str(record["id"])))
-            if not audited or "__created__" not in audited:
+            if not audited or CREATED not in audited:
                 yield f"{name} has no 'create' audit entry in the bundle"
                 return
             for field, (value, seq) in audited.items():
-                if field == "__created__" or value == MASK:
+                if field == CREATED or value == MASK:
                     continue
                 if field not in record:
                     yield f"{name}: field {field} is missing (audited at seq {seq})"
