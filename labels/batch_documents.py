@@ -232,8 +232,13 @@ def _doses_section(batch: Batch) -> Section:
              f"{_person(d.formulated_by)}\n{_local(d.formulated_at)}"] for d in batch.doses]
     return Section("Doses", header=["Dose", "Cells", "Volume", "Container", "Storage",
                                     "Expires", "Status", "Formulated"],
-                   rows=rows, widths=[28, 18, 14, 22, 22, 22, 18, 36],
+                   rows=rows, widths=[33, 17, 13, 20, 21, 22, 18, 36],
                    empty="No doses formulated.")
+
+
+def _latest(event) -> str:
+    where = event.to_location or event.from_location
+    return f"{event.event}{f' — {where}' if where else ''}, {_local(event.occurred_at)}"
 
 
 def _custody_section(batch: Batch) -> Section:
@@ -242,16 +247,13 @@ def _custody_section(batch: Batch) -> Section:
     if collection_events:
         last = collection_events[-1]
         rows.append([f"collection {isbt128.format_din(batch.collection.din)}",
-                     str(len(collection_events)),
-                     f"{last.event} — {last.to_location or last.from_location or '—'}, "
-                     f"{_local(last.occurred_at)}", "—"])
+                     str(len(collection_events)), _latest(last), "—"])
     for dose in batch.doses:
         events = custody_events(dose=dose)
         breaks = custody_chain_breaks(dose)
         last = events[-1] if events else None
         rows.append([dose.code, str(len(events)),
-                     f"{last.event} — {last.to_location or last.from_location or '—'}, "
-                     f"{_local(last.occurred_at)}" if last else "—",
+                     _latest(last) if last else "—",
                      "yes" if not breaks else "NO: " + "; ".join(breaks)])
     return Section("Chain of custody (summary; per dose the full report)",
                    header=["Item", "Events", "Latest", "Chain unbroken"],
