@@ -11,7 +11,7 @@ from flask import Response
 from marshmallow import fields, validate
 
 from batches import services as batches
-from labels import services
+from labels import audit_bundle, batch_documents, services
 from lims.auth import current_actor_user, role_required
 from lims.extensions import ApiBlueprint
 from lims.schemas import StrictSchema, text
@@ -20,6 +20,8 @@ blp = ApiBlueprint("api_labels", __name__, url_prefix="/api/v1",
                    description="Labels (PDF, ZPL), printing, custody report, FHIR export")
 
 WRITERS = ("technician", "qa")
+RECORD_READERS = ("technician", "qa")
+AUDITORS = ("qa", "admin")
 PDF = "application/pdf"
 ZPL = "application/vnd.zebra-zpl"
 FHIR_JSON = "application/fhir+json"
@@ -146,3 +148,47 @@ def _fhir(resource: dict) -> Response:
     import json
 
     return Response(json.dumps(resource, ensure_ascii=False), mimetype=FHIR_JSON)
+
+
+@blp.route("/batches/<int:batch_id>/batch-record.pdf", methods=["GET"], endpoint="batch_record_pdf")
+@role_required(*RECORD_READERS)
+@blp.doc(responses={"200": {"description": "the executed batch record (PDF)"}})
+@blp.alt_response(403, description="Not a technician or QA officer")
+def batch_record_pdf(batch_id):
+    """Batch record: steps, corrections, QC results, deviations, doses, custody, signatures
+    with their validity (SPEC §3, §8). Technicians and QA; audited."""
+    batch = batches.get_batch(batch_id)
+    return _document(batch_documents.batch_record_pdf(batch), PDF,
+                     f"{batch.batch_number}-batch-record.pdf")
+
+
+@blp.route("/batches/<int:batch_id>/coa.pdf", methods=["GET"], endpoint="coa_pdf")
+@role_required(*RECORD_READERS)
+@blp.doc(responses={"200": {"description": "the certificate of analysis (PDF)"}})
+@blp.alt_response(403, description="Not a technician or QA officer")
+def coa_pdf(batch_id):
+    """Certificate of analysis: specification vs result per release test, the release
+    decision and signatures; "NOT RELEASED" unless released. Technicians and QA; audited."""
+    batch = batches.get_batch(batch_id)
+    return _document(batch_documents.coa_pdf(batch), PDF, f"{batch.batch_number}-coa.pdf")
+
+
+@blp.route("/batches/<int:batch_id>/audit-bundle.json", methods=["GET"],
+           endpoint="audit_bundle")
+@role_required(*AUDITORS)
+@blp.doc(responses={"200": {"description": "the batch's records and audit entries with "
+                                           "hashes, the chain head and a bundle digest"}})
+@blp.alt_response(403, description="Not QA or admin")
+def audit_bundle_json(batch_id):
+    """The batch's record as a self-checking JSON bundle (SPEC §8); check it offline with
+    ``python -m lims.audit.verify_bundle bundle.json``. QA and admin; audited."""
+    import json
+
+    batch = batches.get_batch(batch_id)
+    bundle = audit_bundle.audit_bundle(batch, current_actor_user())
+    response = Response(json.dumps(bundle, ensure_ascii=False, indent=1),
+                        mimetype="application/json")
+    response.headers["Content-Disposition"] = \
+        f'attachment; filename="{batch.batch_number}-audit-bundle.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

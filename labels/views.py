@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, request, url_for
 
 from batches import services as batches
-from labels import services
+from labels import audit_bundle, batch_documents, services
 from lims.auth import current_actor_user, role_required
 from lims.errors import DomainError
 
@@ -61,6 +61,35 @@ def collection_label_pdf(collection_id: int):
 def custody_report_pdf(dose_id: int):
     dose = batches.get_dose(dose_id)
     return _pdf(services.custody_report(dose), f"{dose.code}-custody.pdf")
+
+
+@bp.route("/batches/<int:batch_id>/batch-record.pdf")
+@role_required("technician", "qa")
+def batch_record_pdf(batch_id: int):
+    batch = batches.get_batch(batch_id)
+    return _pdf(batch_documents.batch_record_pdf(batch), f"{batch.batch_number}-batch-record.pdf")
+
+
+@bp.route("/batches/<int:batch_id>/coa.pdf")
+@role_required("technician", "qa")
+def coa_pdf(batch_id: int):
+    batch = batches.get_batch(batch_id)
+    return _pdf(batch_documents.coa_pdf(batch), f"{batch.batch_number}-coa.pdf")
+
+
+@bp.route("/batches/<int:batch_id>/audit-bundle.json")
+@role_required("qa", "admin")
+def audit_bundle_json(batch_id: int):
+    import json
+
+    batch = batches.get_batch(batch_id)
+    bundle = audit_bundle.audit_bundle(batch, current_actor_user())
+    response = Response(json.dumps(bundle, ensure_ascii=False, indent=1),
+                        mimetype="application/json")
+    response.headers["Content-Disposition"] = \
+        f'attachment; filename="{batch.batch_number}-audit-bundle.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/doses/<int:dose_id>/print", methods=["POST"])

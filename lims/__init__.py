@@ -6,12 +6,15 @@ every feature package.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, request
+if TYPE_CHECKING:  # Flask is imported by create_app, not by ``import lims`` (see
+    from flask import Flask  # lims.audit.verify_bundle, which runs without the app)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    from flask import Flask
+
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=_instance_path())
     from lims import config
@@ -34,6 +37,8 @@ def _instance_path() -> str:
 
 
 def register_extensions(app: Flask) -> None:
+    from flask import request
+
     from lims import audit, db
     from lims.extensions import LimsApi, RecordIdConverter, csrf, migrate
 

@@ -5,12 +5,41 @@
 - :func:`reason` supplies the reason a correction needs; :func:`record` writes
   an event that is not a column change (a print, a refused scan, a login failure).
 - :func:`verify` walks the chain and names the first broken entry.
+- :mod:`lims.audit.bundle` / ``python -m lims.audit.verify_bundle`` check a batch's
+  exported audit bundle offline.
+
+The names are loaded on first use (PEP 562), so the pure modules — :mod:`.chain`,
+:mod:`.bundle`, :mod:`.verify_bundle` — import without Flask or the database layer.
 """
 
-from lims.audit.context import set_actor
-from lims.audit.models import Audited, AuditEntry, AuditHead
-from lims.audit.recorder import install, reason, record
-from lims.audit.services import VerifyResult, verify
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lims.audit.context import set_actor
+    from lims.audit.models import Audited, AuditEntry, AuditHead
+    from lims.audit.recorder import install, reason, record
+    from lims.audit.services import VerifyResult, verify
+
+_EXPORTS = {
+    "set_actor": "lims.audit.context",
+    "Audited": "lims.audit.models", "AuditEntry": "lims.audit.models",
+    "AuditHead": "lims.audit.models",
+    "install": "lims.audit.recorder", "reason": "lims.audit.recorder",
+    "record": "lims.audit.recorder",
+    "VerifyResult": "lims.audit.services", "verify": "lims.audit.services",
+}
 
 __all__ = ["Audited", "AuditEntry", "AuditHead", "VerifyResult", "install", "reason", "record",
            "set_actor", "verify"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lims.audit' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

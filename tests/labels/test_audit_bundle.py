@@ -1,0 +1,197 @@
+"""The audit bundle of a batch: exported by the API, checked offline by
+``python -m lims.audit.verify_bundle`` without the server or the database (SPEC §8)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lims.audit.bundle import bundle_digest, first_problem
+from tests.batches.dose_helpers import custody, dose_json
+from tests.conftest import tamper
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def bundle(app, qlab):
+    """A released MSC batch with a corrected step and a custody handoff, exported by QA."""
+    batch = qlab.ready()
+    steps = qlab.client.get(f"/api/v1/batches/{batch['id']}/steps", headers=qlab.tech).json
+    harvest = next(s for s in steps if s["type"] == "harvest")
+    response = qlab.client.patch(f"/api/v1/steps/{harvest['id']}", headers=qlab.tech,
+                                 json={"viability_pct": 93.5, "reason": "typo"})
+    assert response.status_code == 200, response.json
+    qlab.release(batch)
+    dose = dose_json(qlab, batch["doses"][0]["id"] if batch.get("doses") else
+                     qlab.client.get(f"/api/v1/batches/{batch['id']}/doses",
+                                     headers=qlab.tech).json[0]["id"])
+    custody(qlab, dose, "retrieved", location="LN2 tank 2", temperature_c=-190.0)
+    response = qlab.client.get(f"/api/v1/batches/{batch['id']}/audit-bundle.json",
+                               headers=qlab.qa)
+    assert response.status_code == 200, response.get_json(silent=True)
+    assert response.mimetype == "application/json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    return batch, json.loads(response.data)
+
+
+def _run(path: Path) -> subprocess.CompletedProcess:
+    """The documented command, in a clean environment: no database URL, no app config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIMS_", "DATABASE"))}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "lims.audit.verify_bundle", str(path)],
+                          capture_output=True, text=True, env=env, cwd=path.parent, timeout=60)
+
+
+def _write(tmp_path: Path, data: dict, name: str = "bundle.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def test_bundle_holds_records_entries_head_and_digest(app, bundle):
+    batch, data = bundle
+    assert data["batch"]["batch_number"] == batch["batch_number"]
+    records = data["records"]
+    for kind in ("batch", "collection", "subject", "culture_step", "qc_result", "dose",
+                 "custody_event", "signature", "recipient_screening"):
+        assert records[kind], kind
+    assert len(records["qc_result"]) == 13
+    assert any(s["meaning"] == "approval" for s in records["signature"])
+    entries = data["audit"]["entries"]
+    assert data["audit"]["expected_seqs"] == [e["seq"] for e in entries]
+    assert {"seq", "prev_hash", "hash", "changes", "occurred_at", "reason"} <= set(entries[0])
+    assert any(e["reason"] == "typo" for e in entries)
+    assert entries[-1]["action"] == "audit_bundle_export"  # the export audits itself
+    assert data["chain_head"]["seq"] == entries[-1]["seq"]
+    assert data["chain_head"]["hash"] == entries[-1]["hash"]
+    assert data["digest"]["value"] == bundle_digest(data)
+    assert first_problem(data) is None
+
+
+def test_verify_command_passes_an_exported_bundle(app, bundle, tmp_path):
+    _batch, data = bundle
+    result = _run(_write(tmp_path, data))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("INTACT")
+
+
+def _edit_record_value(data):
+    step = next(s for s in data["records"]["culture_step"] if s["viability_pct"] is not None)
+    step["viability_pct"] = 99.0
+    return f"record culture_step {step['id']}: field viability_pct"
+
+
+def _edit_result_value(data):
+    result = next(r for r in data["records"]["qc_result"] if r["test"] == "endotoxin")
+    result["value"] = 0.05
+    return f"record qc_result {result['id']}: field value"
+
+
+def _edit_entry_change(data):
+    entry = next(e for e in data["audit"]["entries"] if e["reason"] == "typo")
+    entry["changes"] = entry["changes"].replace("93.5", "95.5")
+    return f"audit entry seq {entry['seq']}"
+
+
+def _edit_entry_reason(data):
+    entry = next(e for e in data["audit"]["entries"] if e["reason"] == "typo")
+    entry["reason"] = "new reason"
+    return f"audit entry seq {entry['seq']}"
+
+
+def _edit_entry_actor(data):
+    entry = data["audit"]["entries"][3]
+    entry["actor_username"] = "someone-else"
+    return f"audit entry seq {entry['seq']}"
+
+
+def _edit_signature_name(data):
+    signature = data["records"]["signature"][-1]
+    signature["printed_name"] = "Someone Else"
+    return f"record signature {signature['id']}: field printed_name"
+
+
+def _edit_export_metadata(data):
+    data["exported_by"] = "nobody"
+    return "bundle digest does not match"
+
+
+def _edit_head(data):
+    data["chain_head"]["hash"] = "f" * 64
+    return "chain_head hash"
+
+
+@pytest.mark.parametrize("edit", [
+    _edit_record_value, _edit_result_value, _edit_entry_change, _edit_entry_reason,
+    _edit_entry_actor, _edit_signature_name, _edit_export_metadata, _edit_head])
+def test_verify_command_names_an_edited_value(app, bundle, tmp_path, edit):
+    _batch, data = bundle
+    edited = copy.deepcopy(data)
+    expected = edit(edited)
+    result = _run(_write(tmp_path, edited))
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.startswith("BROKEN") and expected in result.stdout, result.stdout
+
+
+def test_verify_command_finds_a_removed_entry(app, bundle, tmp_path):
+    _batch, data = bundle
+    edited = copy.deepcopy(data)
+    removed = edited["audit"]["entries"].pop(5)
+    result = _run(_write(tmp_path, edited))
+    assert result.returncode == 1
+    assert f"audit entry seq {removed['seq']} is missing" in result.stdout
+    # removing it from the list of expected seqs too: here the record loses its create
+    # entry; in any case the digest no longer matches
+    edited["audit"]["expected_seqs"].remove(removed["seq"])
+    result = _run(_write(tmp_path, edited))
+    assert result.returncode == 1 and result.stdout.startswith("BROKEN")
+    assert bundle_digest(edited) != edited["digest"]["value"]
+
+
+def test_verify_command_finds_reordered_entries_and_unreadable_files(app, bundle, tmp_path):
+    _batch, data = bundle
+    edited = copy.deepcopy(data)
+    entries = edited["audit"]["entries"]
+    entries[1], entries[2] = entries[2], entries[1]
+    result = _run(_write(tmp_path, edited))
+    assert result.returncode == 1 and "out of order" in result.stdout
+    (tmp_path / "junk.json").write_text("{not json", encoding="utf-8")
+    assert _run(tmp_path / "junk.json").returncode == 2
+    assert first_problem({"format": "something else"}).startswith("not an audit bundle")
+
+
+def test_a_record_changed_in_the_database_behind_the_trail_is_named(app, qlab):
+    """A value changed by raw SQL (no audit entry) disagrees with its newest audit value."""
+    batch = qlab.in_review()
+    tamper(app, f"UPDATE collection SET volume_ml = 75.0 WHERE id = {batch['collection_id']}")
+    data = qlab.client.get(f"/api/v1/batches/{batch['id']}/audit-bundle.json",
+                           headers=qlab.qa).json
+    problem = first_problem(data)
+    assert problem is not None
+    assert f"record collection {batch['collection_id']}: field volume_ml" in problem
+
+
+def test_bundle_is_for_qa_and_admin_only(app, qlab, admin):
+    batch = qlab.in_review()
+    url = f"/api/v1/batches/{batch['id']}/audit-bundle.json"
+    assert qlab.client.get(url, headers=qlab.tech).status_code == 403
+    assert qlab.client.get(url, headers=admin).status_code == 200
+    assert qlab.client.get("/api/v1/batches/999999/audit-bundle.json",
+                           headers=admin).status_code == 404
+
+
+def test_the_verifier_imports_neither_the_app_nor_the_database_layer():
+    code = ("import sys, lims.audit.bundle, lims.audit.verify_bundle;"
+            "bad = [m for m in ('flask', 'sqlalchemy', 'lims.db', 'lims.audit.models')"
+            " if m in sys.modules]; print(bad)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
