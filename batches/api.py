@@ -121,7 +121,8 @@ def sign_donor_eligibility(data, subject_id):
 
 
 @blp.route("/collections", methods=["POST"], endpoint="create_collection")
-@blp.alt_response(409, description="A collection rule refused it (donor specimen window, DIN sequence); details.reasons")
+@blp.alt_response(409, description="A collection rule refused it (donor specimen window, "
+                  "DIN sequence); details.reasons")
 @blp.alt_response(404, description="The subject does not exist")
 @role_required(*WRITERS)
 @blp.arguments(CollectionCreateSchema)
