@@ -82,7 +82,6 @@ def test_the_pre_filled_time_left_as_is_means_now_not_the_start_of_the_minute(ap
                                                                              lab):
     """The form shows the current minute; a handoff in the same minute as formulation's
     ``stored`` must not be refused as earlier than it (found in the browser tests)."""
-
     _batch, [dose, _] = formulated(lab)
     dose = dose_json(lab, dose["id"])
     page = tech_web.get(f"/doses/{dose['id']}/custody").get_data(as_text=True)
