@@ -78,6 +78,7 @@ def test_from_qc_to_release_labels_custody_and_bedside(bench, live_server, make_
     row = page.locator("#release-queue tr", has=page.get_by_role("link", name=batch))
     expect(row).to_contain_text("ready to sign")
     row.get_by_role("link", name=batch).click()
+    expect(page.locator("h1")).to_contain_text(f"Batch record review: {batch}")
     sections = page.locator("main section.card").evaluate_all(
         "cards => cards.map(c => c.id)")
     assert sections.index("exceptions") < sections.index("qc-results"), sections
