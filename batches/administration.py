@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from batches.common import refuse_future
-from batches.custody import append_event, last_event, scan_problem
+from batches.custody import append_event, last_event, lock_dose, scan_problem
 from batches.custody_rules import event_refusals
 from batches.models import CustodyEvent, Dose, DoseStatus
 from lims import audit, clock
@@ -60,6 +60,7 @@ def administer_dose(dose: Dose, data: dict[str, Any], user: User) -> CustodyEven
     Refused (409) on any identity mismatch — audited, alerted and kept — or when
     the dose's custody does not allow administration yet (audited, kept).
     """
+    lock_dose(dose)
     mismatches = identity_mismatches(dose, data["scanned_code"], data["patient_code"],
                                      data["patient_date_of_birth"])
     now = clock.utcnow()

@@ -78,6 +78,7 @@ def get_subject(subject_id):
 
 @blp.route("/subjects/<int:subject_id>/recipient-screening", methods=["POST"],
            endpoint="screen_recipient")
+@blp.alt_response(409, description="Recipient screening is for patients")
 @role_required(*WRITERS)
 @blp.arguments(RecipientScreeningSchema)
 @blp.response(200, SubjectSchema)
@@ -90,6 +91,7 @@ def screen_recipient(data, subject_id):
 
 @blp.route("/subjects/<int:subject_id>/donor-screening", methods=["POST"],
            endpoint="screen_donor")
+@blp.alt_response(409, description="The screening does not fit the subject; details.reasons")
 @role_required(*WRITERS)
 @blp.arguments(DonorScreeningSchema)
 @blp.response(200, SubjectSchema)
@@ -119,6 +121,9 @@ def sign_donor_eligibility(data, subject_id):
 
 
 @blp.route("/collections", methods=["POST"], endpoint="create_collection")
+@blp.alt_response(409, description="A collection rule refused it (donor specimen window, "
+                  "DIN sequence); details.reasons")
+@blp.alt_response(404, description="The subject does not exist")
 @role_required(*WRITERS)
 @blp.arguments(CollectionCreateSchema)
 @blp.response(201, CollectionSchema)
@@ -144,6 +149,7 @@ def get_collection(collection_id):
 
 
 @blp.route("/batches", methods=["POST"], endpoint="create_batch")
+@blp.alt_response(404, description="The collection or the recipient does not exist")
 @role_required(*WRITERS)
 @blp.arguments(BatchCreateSchema)
 @blp.response(201, BatchSchema)
@@ -169,6 +175,7 @@ def get_batch(batch_id):
 
 
 @blp.route("/batches/<int:batch_id>/hold", methods=["POST"], endpoint="hold_batch")
+@blp.alt_response(409, description="The batch cannot be put on hold in its state")
 @role_required(*WRITERS)
 @blp.arguments(ReasonSchema)
 @blp.response(200, BatchSchema)
@@ -179,6 +186,7 @@ def hold_batch(data, batch_id):
 
 
 @blp.route("/batches/<int:batch_id>/resume", methods=["POST"], endpoint="resume_batch")
+@blp.alt_response(409, description="The batch is not on hold")
 @role_required("qa")
 @blp.arguments(ReasonSchema)
 @blp.response(200, BatchSchema)
@@ -222,6 +230,8 @@ def get_step(step_id):
 
 
 @blp.route("/steps/<int:step_id>", methods=["PATCH"], endpoint="correct_step")
+@blp.alt_response(405, description="Not for /steps/due (a read-only listing, not a step id)")
+@blp.alt_response(409, description="The step cannot be corrected; details.reasons")
 @role_required(*WRITERS)
 @blp.arguments(StepCorrectionSchema)
 @blp.response(200, StepSchema)
@@ -328,6 +338,7 @@ def get_template(template_id):
 
 @blp.route("/process-templates/<int:template_id>/revisions", methods=["POST"],
            endpoint="revise_template")
+@blp.alt_response(409, description="The revision does not fit the template; details.reasons")
 @role_required("admin")
 @blp.arguments(TemplateRevisionSchema)
 @blp.response(201, TemplateSchema)

@@ -125,6 +125,7 @@ def record_custody_event(dose: Dose, data: dict[str, Any], user: User) -> Custod
     reason (``notes``).
     """
     refuse_wrong_scan(dose, data["scanned_code"], data["event"], user)
+    lock_dose(dose)
     now = clock.utcnow()
     occurred_at = data.get("occurred_at") or now
     refuse_future(occurred_at, "occurred_at")
@@ -143,6 +144,16 @@ def record_custody_event(dose: Dose, data: dict[str, Any], user: User) -> Custod
     return append_event(dose, data["event"], previous, user, now=now, occurred_at=occurred_at,
                          location=data["location"], scanned_code=data["scanned_code"],
                          temperature_c=data.get("temperature_c"), notes=data.get("notes"))
+
+
+def lock_dose(dose: Dose) -> Dose:
+    """Take the dose's row lock (PostgreSQL ``SELECT … FOR UPDATE``) and re-read it before
+    reading its last event and appending the next, and before taking the time: two
+    handoffs of one dose then queue here, and the later one sees the earlier one, instead
+    of both following the same event (a broken chain). SQLite already serialises writers
+    with ``BEGIN IMMEDIATE``."""
+    db.session.refresh(dose, with_for_update=True)
+    return dose
 
 
 def append_event(dose: Dose, event: str, previous: CustodyEvent | None, user: User, *,

@@ -556,6 +556,10 @@ def dose_custody(dose_id: int):
     data, errors = parse_form(CustodyEventCreateSchema())
     if errors:
         return _custody_page(dose_id, 400, errors)
+    if request.form.get("occurred_at", "").strip() == request.form.get("occurred_at_shown"):
+        # The time field was left as pre-filled (now, to the minute): the handoff happens
+        # now, not at the start of the minute — which may be before the dose's last event.
+        data.pop("occurred_at", None)
     dose = services.get_dose(dose_id)
     try:
         event = services.record_custody_event(dose, data, current_actor_user())

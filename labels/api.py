@@ -61,6 +61,7 @@ def _document(data: bytes, mimetype: str, filename: str) -> Response:
 
 
 @blp.route("/doses/<int:dose_id>/label.pdf", methods=["GET"], endpoint="dose_label_pdf")
+@blp.alt_response(409, description="The label cannot be drawn; details.reasons")
 @blp.doc(responses={"200": {"description": "the dose label (PDF, label stock size)"}})
 def dose_label_pdf(dose_id):
     """The dose label as PDF; QUARANTINE until the batch is released (SPEC §6)."""
@@ -69,6 +70,7 @@ def dose_label_pdf(dose_id):
 
 
 @blp.route("/doses/<int:dose_id>/label.zpl", methods=["GET"], endpoint="dose_label_zpl")
+@blp.alt_response(409, description="The label cannot be drawn; details.reasons")
 @blp.arguments(DpiSchema, location="query")
 @blp.doc(responses={"200": {"description": "the dose label (ZPL II)"}})
 def dose_label_zpl(query, dose_id):
@@ -79,6 +81,7 @@ def dose_label_zpl(query, dose_id):
 
 
 @blp.route("/batches/<int:batch_id>/labels.pdf", methods=["GET"], endpoint="batch_labels_pdf")
+@blp.alt_response(409, description="The batch has no doses to label")
 @blp.doc(responses={"200": {"description": "every dose label of the batch on A4 sheets"}})
 def batch_labels_pdf(batch_id):
     batch = batches.get_batch(batch_id)
@@ -87,7 +90,9 @@ def batch_labels_pdf(batch_id):
 
 @blp.route("/batches/<int:batch_id>/vessel-label.pdf", methods=["GET"],
            endpoint="vessel_label_pdf")
+@blp.alt_response(409, description="The in-process label cannot be drawn; details.reasons")
 @blp.arguments(VesselSchema, location="query")
+@blp.doc(responses={"200": {"description": "the culture vessel's in-process label (PDF)"}})
 def vessel_label_pdf(query, batch_id):
     """In-process label for a culture vessel of the batch (SPEC §6)."""
     batch = batches.get_batch(batch_id)
@@ -97,6 +102,7 @@ def vessel_label_pdf(query, batch_id):
 
 @blp.route("/collections/<int:collection_id>/label.pdf", methods=["GET"],
            endpoint="collection_label_pdf")
+@blp.doc(responses={"200": {"description": "the collection's in-process label (PDF)"}})
 def collection_label_pdf(collection_id):
     """In-process label for the collection container: its DIN (SPEC §6)."""
     collection = batches.get_collection(collection_id)
@@ -133,12 +139,16 @@ def custody_report(dose_id):
 
 
 @blp.route("/doses/<int:dose_id>/fhir", methods=["GET"], endpoint="dose_fhir")
+@blp.doc(responses={"200": {"description": "FHIR R5 BiologicallyDerivedProduct",
+                            "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
 def dose_fhir(dose_id):
     """The dose as an HL7 FHIR R5 BiologicallyDerivedProduct (SPEC §6)."""
     return _fhir(services.dose_fhir(batches.get_dose(dose_id)))
 
 
 @blp.route("/doses/<int:dose_id>/fhir-dispense", methods=["GET"], endpoint="dose_fhir_dispense")
+@blp.doc(responses={"200": {"description": "FHIR R5 BiologicallyDerivedProductDispense",
+                            "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
 def dose_fhir_dispense(dose_id):
     """The administration as an R5 BiologicallyDerivedProductDispense; 404 before it."""
     return _fhir(services.dose_dispense_fhir(batches.get_dose(dose_id)))

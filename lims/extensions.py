@@ -30,13 +30,66 @@ class ApiBlueprint(SmorestBlueprint):
         return super().alt_response(status_code, response, schema=schema, **kwargs)
 
 
+ERROR_STATUSES = {
+    400: "Bad input: details.fields names each field",
+    401: "No token, or an unknown, expired or revoked one (or the account is locked or "
+         "inactive)",
+    403: "The caller's role may not do this",
+    404: "No such record",
+}
+
+
 class LimsApi(Api):
-    """flask-smorest's Api, documenting our error body; errors are handled by lims.errors."""
+    """flask-smorest's Api, documenting our error body; errors are handled by lims.errors.
+
+    Every operation documents the error statuses it can answer (SPEC §7) instead of
+    flask-smorest's catch-all ``default`` response, so that a client (and the API fuzz
+    test's status-code check) knows them: 401 on every authenticated operation, 403 where
+    a role is required, 404 on a path with an id, 400 where there is a body or a query.
+    Statuses a view documents itself (409, 423, 503, a more precise 400…) are kept.
+    """
 
     ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self) -> None:  # lims.errors owns error handling
         return None
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        super().register_blueprint(blp, parameters=parameters, **options)
+        self._document_error_statuses(options.get("name", blp.name))
+
+    def _document_error_statuses(self, blp_name: str) -> None:
+        from flask_smorest.spec.plugins import FlaskPlugin
+
+        from lims.auth.guard import PUBLIC_ENDPOINTS
+
+        paths = self.spec._paths  # apispec's registered paths: path → method → operation
+        for rule in self._app.url_map.iter_rules():
+            if not rule.endpoint.startswith(f"{blp_name}."):
+                continue
+            path = FlaskPlugin.flaskpath2openapi(rule.rule)
+            view = self._app.view_functions[rule.endpoint]
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                operation = paths.get(path, {}).get(method.lower())
+                if operation is None:
+                    continue
+                statuses = []
+                if operation.get("requestBody") or any(
+                        p.get("in") == "query" for p in operation.get("parameters", [])):
+                    statuses.append(400)
+                if rule.endpoint not in PUBLIC_ENDPOINTS:
+                    statuses.append(401)
+                if getattr(view, "lims_roles", None):
+                    statuses.append(403)
+                if rule.arguments:
+                    statuses.append(404)
+                responses = operation.setdefault("responses", {})
+                for status in statuses:
+                    responses.setdefault(str(status), {
+                        "description": ERROR_STATUSES[status],
+                        "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Error"}}}})
 
 
 MAX_RECORD_ID = 2**31 - 1

@@ -95,6 +95,7 @@ def batch_specification(batch_id):
 
 
 @blp.route("/batches/<int:batch_id>/qc-results", methods=["POST"], endpoint="enter_result")
+@blp.alt_response(409, description="The batch takes no new results in its state")
 @role_required(*WRITERS)
 @blp.arguments(ResultCreateSchema)
 @blp.response(201, QcResultSchema)
@@ -174,6 +175,7 @@ def get_deviation(deviation_id):
 
 @blp.route("/deviations/<int:deviation_id>/investigation", methods=["POST"],
            endpoint="record_investigation")
+@blp.alt_response(409, description="The deviation is closed")
 @role_required(*WRITERS)
 @blp.arguments(InvestigationSchema)
 @blp.response(200, DeviationSchema)
@@ -184,6 +186,7 @@ def record_investigation(data, deviation_id):
 
 
 @blp.route("/deviations/<int:deviation_id>/close", methods=["POST"], endpoint="close_deviation")
+@blp.alt_response(409, description="The deviation is already closed")
 @role_required("qa")
 @blp.arguments(DeviationCloseSchema)
 @blp.response(200, DeviationSchema)
@@ -234,6 +237,7 @@ def release_batch(data, batch_id):
 
 
 @blp.route("/batches/<int:batch_id>/reject", methods=["POST"], endpoint="reject_batch")
+@blp.alt_response(409, description="The batch cannot be rejected in its state; details.reasons")
 @role_required("qa")
 @blp.arguments(RejectSchema)
 @blp.response(200, ReleaseInfoSchema)
@@ -246,6 +250,7 @@ def reject_batch(data, batch_id):
 
 @blp.route("/batches/<int:batch_id>/exceptional-release", methods=["POST"],
            endpoint="request_exceptional_release")
+@blp.alt_response(409, description="Exceptional release is refused; details.reasons")
 @role_required("qa")
 @blp.arguments(ExceptionalRequestSchema)
 @blp.response(201, ReleaseInfoSchema)
@@ -258,6 +263,7 @@ def request_exceptional_release(data, batch_id):
 
 @blp.route("/batches/<int:batch_id>/exceptional-release/approve", methods=["POST"],
            endpoint="approve_exceptional_release")
+@blp.alt_response(409, description="The second signature is refused; details.reasons")
 @role_required("qa")
 @blp.arguments(ExceptionalApproveSchema)
 @blp.response(200, ReleaseInfoSchema)

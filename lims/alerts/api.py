@@ -49,6 +49,7 @@ def list_alerts(query):
 
 
 @blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"], endpoint="acknowledge")
+@blp.alt_response(409, description="The alert is already acknowledged or resolved")
 @blp.arguments(AcknowledgeSchema)
 @blp.response(200, AlertSchema)
 def acknowledge(data, alert_id):

@@ -3,6 +3,7 @@ check, with role checks and CSRF (SPEC §5, §7)."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import pytest
@@ -75,3 +76,22 @@ def test_bedside_mismatch_is_shown_and_a_match_is_recorded(app, tech_web, lab):
         "csrf_token": token, "scanned_code": dose["barcodes"]["din"],
         "patient_code": patient["code"], "patient_date_of_birth": patient["date_of_birth"]})
     assert not_a_dose.status_code == 400
+
+
+def test_the_pre_filled_time_left_as_is_means_now_not_the_start_of_the_minute(app, tech_web,
+                                                                             lab):
+    """The form shows the current minute; a handoff in the same minute as formulation's
+    ``stored`` must not be refused as earlier than it (found in the browser tests)."""
+    _batch, [dose, _] = formulated(lab)
+    dose = dose_json(lab, dose["id"])
+    page = tech_web.get(f"/doses/{dose['id']}/custody").get_data(as_text=True)
+    shown = re.search(r'name="occurred_at_shown" value="([^"]+)"', page).group(1)
+    token = csrf_token(tech_web, f"/doses/{dose['id']}/custody")
+    done = tech_web.post(f"/doses/{dose['id']}/custody", data={
+        "csrf_token": token, "event": "retrieved", "location": "Bench 2",
+        "occurred_at": shown, "occurred_at_shown": shown,
+        "scanned_code": dose["barcodes"]["matrix"]})
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+    [_stored, retrieved] = lab.client.get(f"/api/v1/doses/{dose['id']}/custody",
+                                          headers=lab.tech).json
+    assert retrieved["event"] == "retrieved" and not retrieved["late_entry"]

@@ -93,8 +93,18 @@ def page(browser, live_server, request):
                                                                       "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
+    # A script error or a console error fails the test: the pages must work in a real
+    # browser. An HTTP error status of a document (a refused form answers 409) is asserted
+    # by the tests themselves, so Chromium's "Failed to load resource" notes are not.
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(f"console {message.type}: "
+                                                       f"{message.text} ({page.url})")
+            if message.type == "error" and "Failed to load resource" not in message.text
+            else None)
     try:
         yield page
+        assert not problems, "the browser reported errors:\n" + "\n".join(problems)
     finally:
         failed = any(getattr(request.node, f"report_{when}", None) is not None
                      and getattr(request.node, f"report_{when}").failed

@@ -15,11 +15,10 @@ Scanning types into whatever has focus, exactly as a keyboard-wedge scanner does
 (the characters, then Enter), without clicking first: that the scan box has the
 focus on every page is part of what is tested.
 
-When QC, labels and custody merge, add their acts here as methods of the same
-shape (a few lines each), e.g. ``qc_result``, ``review_qc_result``,
-``release(batch, password)`` through the signing dialog, ``print_labels``,
-``receive_dose(code, location)`` and ``administer(dose, patient_code, dob)`` with
-a refused wrong patient; see the ``TODO(merge)`` notes below.
+QC, signing, labels and custody follow the same shape: ``open_qc_review``,
+``qc_result``, ``review_qc_result``, ``release(password)`` through the signing
+dialog, ``print_label(reason)``, ``custody(matrix, event, location)`` and
+``administer(matrix, patient_code, dob)``.
 """
 
 from __future__ import annotations
@@ -230,12 +229,155 @@ class BenchTerminal:
         expect(page.locator(".flash-success")).to_contain_text(f"{count} doses formulated")
         return [t.strip() for t in page.locator("a[href*='/doses/']").all_inner_texts()]
 
-    # TODO(merge, qc): qc_result(test, value|outcome), review_qc_result(row),
-    #   release(password, meaning="approval") through the signing dialog (asserting the
-    #   printed name, date-time and meaning shown), reject(password, reason).
-    # TODO(merge, labels/custody): print_labels(printer), receive_dose(code, location) by
-    #   scanning the dose label, administer(dose_code, patient_code, date_of_birth) with
-    #   the wrong-patient refusal shown (409) and its alert on the dashboard.
+    # -- QC results and review (qc/templates/qc/review.html) ------------------------------
+
+    def open_qc_review(self, batch_number: str) -> None:
+        """Scan the batch number into the focused scan box, then open its QC page."""
+        self.scan_to_batch(batch_number)
+        self.page.get_by_role("link", name="QC results and review").click()
+        expect(self.page.locator("h1")).to_contain_text(f"Batch record review: {batch_number}")
+
+    def qc_result(self, test: str, value: float | None = None, unit: str | None = None,
+                  outcome: str | None = None) -> str:
+        """On the QC page: enter one result; returns the flash ("viability 91.0 %: pass.")."""
+        page = self.page
+        form = page.locator("#result-form")
+        page.select_option("#test", value=test)
+        form.locator("#value").fill("" if value is None else str(value))
+        form.locator("#unit").fill(unit or "")
+        page.select_option("#outcome", value=outcome or "")
+        self._submit(form.get_by_role("button", name="Enter result"))
+        assert self.last_status == 302, (self.last_status, self.flashes(), self.field_errors())
+        shown = self.flashes("success") + self.flashes("warning")
+        assert any(text.startswith(test) for text in shown), shown
+        return shown[0]
+
+    def correct_qc_result(self, test: str, value: float, reason: str) -> None:
+        row = self._result_row(test)
+        row.locator("summary", has_text="Correct").click()
+        row.locator("input[name=value]").fill(str(value))
+        row.locator("input[name=reason]").fill(reason)
+        self._submit(row.get_by_role("button", name="Correct"))
+        assert self.last_status == 302, (self.last_status, self.flashes())
+
+    def review_qc_result(self, test: str) -> None:
+        """On the QC page, as someone other than the analyst: review the test's result."""
+        row = self._result_row(test)
+        self._submit(row.get_by_role("button", name="Review"))
+        assert self.last_status == 302, (self.last_status, self.flashes())
+        expect(self.page.locator(".flash-success")).to_contain_text(f"{test} reviewed")
+
+    def _result_row(self, test: str):
+        return self.page.locator("#qc-results tbody tr").filter(
+            has=self.page.locator("td:first-child", has_text=re.compile(rf"^{test}\b")))
+
+    def exceptions(self) -> list[tuple[str, str]]:
+        """The "Needs a look" list of the review page: (kind, text), in page order."""
+        items = self.page.locator("#exceptions li[data-exception]")
+        return [(item.get_attribute("data-exception"), " ".join(item.inner_text().split()))
+                for item in items.all()]
+
+    def field_errors(self) -> list[str]:
+        return [t.strip() for t in self.page.locator(".field-error").all_inner_texts()]
+
+    # -- signing (QA) ---------------------------------------------------------------------
+
+    def signing_dialog(self):
+        dialog = self.page.locator("dialog#sign-dialog")
+        expect(dialog).to_be_visible()
+        return dialog
+
+    def release(self, password: str = TEST_PASSWORD, meaning: str = "approval") -> bool:
+        """Through the signing dialog: meaning, the password re-entered, "Sign release".
+        True when released (see :attr:`last_status` and :meth:`flashes` otherwise)."""
+        dialog = self.signing_dialog()
+        dialog.locator("#meaning").select_option(meaning)
+        dialog.locator("#password").fill(password)
+        self._submit(dialog.get_by_role("button", name="Sign release"))
+        return self.last_status == 302
+
+    def signatures(self) -> list[str]:
+        return [" ".join(t.split()) for t in
+                self.page.locator("#signatures li.signature").all_inner_texts()]
+
+    # -- labels ---------------------------------------------------------------------------
+
+    def open_dose(self, code: str) -> None:
+        self.scan(code, lands=r"/doses/\d+$")
+        expect(self.page.locator("h1")).to_contain_text(code)
+
+    def dose_barcode(self, name: str = "matrix") -> str:
+        """On a dose page: the exact text its label encodes (what a scanner reads)."""
+        facts = self.page.locator("dl.barcodes")
+        return facts.locator(f"dt:text-is('{name}') + dd code").inner_text()
+
+    def open_label_pdf(self) -> Response:
+        """The dose page's "Open label PDF" link, fetched with the page's session."""
+        link = self.page.get_by_role("link", name="Open label PDF")
+        response = self.page.request.get(link.get_attribute("href"))
+        assert response.ok, response.status
+        return response
+
+    def print_label(self, reason: str | None = None) -> None:
+        """"Send to label printer" (first print) or "Reprint on label printer" with a
+        reason. Asserts the print was sent and appears in the history."""
+        page = self.page
+        actions = page.locator("#label-actions")
+        if reason is not None:
+            actions.locator("#reprint-reason").fill(reason)
+        button = actions.get_by_role("button", name=re.compile("label printer"))
+        self._submit(button)
+        assert self.last_status == 302, (self.last_status, self.flashes())
+        expect(page.locator(".flash-success")).to_contain_text(
+            "Reprint sent" if reason else "Label sent")
+
+    def printed_copies(self) -> list[str]:
+        return [" ".join(t.split()) for t in
+                self.page.locator("#label-actions table tbody tr").all_inner_texts()]
+
+    # -- custody and the bedside ----------------------------------------------------------
+
+    def custody(self, matrix: str, event: str, location: str,
+                temperature_c: float | None = None) -> bool:
+        """Nav "Custody", scan the dose label (wedge), choose the event, then re-scan the
+        label to confirm (its Enter records the handoff). True when recorded."""
+        page = self.page
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Custody").click()
+        with page.expect_navigation():
+            self.scan(matrix, into="#code")
+        expect(page.locator("h1")).to_contain_text("Custody · dose")
+        page.check(f"input[name=event][value={event}]")
+        page.fill("#location", location)
+        if temperature_c is not None:
+            page.fill("#temperature_c", str(temperature_c))
+        page.focus("#scanned_code")
+        page.keyboard.type(matrix)
+        with page.expect_response(lambda r: r.request.method == "POST"
+                                  and r.request.resource_type == "document") as posted:
+            page.keyboard.press("Enter")
+        page.wait_for_load_state("domcontentloaded")
+        self.last_status = posted.value.status
+        return self.last_status == 302
+
+    def administer(self, matrix: str, patient_code: str, date_of_birth: str,
+                   location: str = "Ward 3, bed 12") -> bool:
+        """Nav "Bedside": scan the dose label, scan the wristband (each scan's Enter moves
+        on), the date of birth, confirm. True when administered; else the page shows why."""
+        page = self.page
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Bedside").click()
+        self.scan(matrix, into="#scanned_code")
+        expect(page.locator("#patient_code")).to_be_focused()
+        self.scan(patient_code, into="#patient_code")
+        expect(page.locator("#patient_date_of_birth")).to_be_focused()
+        page.fill("#patient_date_of_birth", date_of_birth)
+        page.fill("#location", location)
+        self._submit(page.get_by_role("button", name="Check identity and record administration"))
+        return self.last_status == 302
+
+    def mismatch(self) -> list[str]:
+        box = self.page.locator("#mismatch")
+        expect(box).to_be_visible()
+        return [" ".join(t.split()) for t in box.locator("p, li").all_inner_texts()]
 
 
 _STEP_LABELS = {"seeding": "Seeding", "media_change": "Media change", "feeding": "Feeding",

@@ -2,8 +2,7 @@
 
 Each check reads the database directly (a connection of its own, after the server has
 stopped) and asserts one invariant over the ledger of acknowledged writes. Add a check
-to :data:`CHECKS` with the action that needs it (custody events: every acknowledged
-event present once, its dose's chain unbroken, its audit entry there).
+to :data:`CHECKS` with the action that needs it.
 """
 
 from __future__ import annotations
@@ -11,9 +10,11 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from datetime import datetime
 
 import sqlalchemy as sa
 
+from batches.custody_rules import ChainLink, chain_breaks
 from tests.load.harness import Ledger
 
 
@@ -103,6 +104,70 @@ def every_done_step_is_audited(conn, ledger: Ledger) -> None:
             f"done step {sid} has no audit entry recording its performer"
 
 
+def acknowledged_custody_events_are_there_once(conn, ledger: Ledger) -> None:
+    acked = ledger.acknowledged["custody_event"]
+    ids = [row["id"] for row in acked]
+    twice = [i for i, n in Counter(ids).items() if n > 1]
+    assert not twice, f"custody event ids acknowledged twice: {twice[:10]}"
+    stored = {row.id: row for row in conn.execute(sa.text(
+        "SELECT id, dose_id, event, to_location FROM custody_event"))}
+    for row in acked:
+        event = stored.get(row["id"])
+        assert event is not None, f"acknowledged custody event lost: {row}"
+        assert (event.dose_id, event.event, event.to_location) == \
+            (row["dose_id"], row["event"], row["location"]), (row, event)
+    locations = Counter(e.to_location for e in stored.values() if e.to_location)
+    doubled = [loc for loc in (row["location"] for row in acked) if locations[loc] > 1]
+    assert not doubled, f"one acknowledged handoff stored twice: {doubled[:5]}"
+
+
+def _when(value) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def every_dose_chain_is_unbroken(conn, ledger: Ledger) -> None:
+    """Each dose's custody chain, as the report reads it (by time, then id), starts with
+    ``stored``, follows the state graph, never goes back in time, and every handoff after
+    formulation was confirmed by a scan (SPEC §5)."""
+    chains: dict[int, list[ChainLink]] = defaultdict(list)
+    rows = conn.execute(sa.text("SELECT dose_id, event, occurred_at, scanned_code "
+                                "FROM custody_event WHERE dose_id IS NOT NULL "
+                                "ORDER BY dose_id, occurred_at, id"))
+    for dose_id, event, occurred_at, scanned in rows:
+        first = not chains[dose_id]
+        chains[dose_id].append(ChainLink(event, _when(occurred_at), first or bool(scanned)))
+    broken = {dose: chain_breaks(links) for dose, links in chains.items()}
+    broken = {dose: why for dose, why in broken.items() if why}
+    assert not broken, f"broken custody chains: {dict(list(broken.items())[:5])}"
+    doses = {dose_id for (dose_id,) in conn.execute(sa.text("SELECT id FROM dose"))}
+    assert doses <= set(chains), f"doses without custody: {sorted(doses - set(chains))[:5]}"
+
+
+def every_custody_event_is_audited(conn, ledger: Ledger) -> None:
+    audited = _audited(conn, "custody_event")
+    for (eid,) in conn.execute(sa.text("SELECT id FROM custody_event "
+                                       "WHERE dose_id IS NOT NULL")):
+        assert str(eid) in audited, f"custody event {eid} has no audit entry"
+
+
+def no_duplicate_open_alerts(conn, ledger: Ledger) -> None:
+    """Concurrent sweeps (and requests) never open a second alert for the same cause."""
+    rows = conn.execute(sa.text(
+        "SELECT kind, entity_type, entity_id, COUNT(*) FROM alert "
+        "WHERE resolved_at IS NULL GROUP BY kind, entity_type, entity_id "
+        "HAVING COUNT(*) > 1"))
+    duplicates = [tuple(row) for row in rows]
+    assert not duplicates, f"duplicate open alerts: {duplicates[:5]}"
+
+
+def one_deviation_per_overdue_step(conn, ledger: Ledger) -> None:
+    rows = conn.execute(sa.text(
+        "SELECT step_id, COUNT(*) FROM deviation WHERE step_id IS NOT NULL "
+        "GROUP BY step_id HAVING COUNT(*) > 1"))
+    duplicates = [tuple(row) for row in rows]
+    assert not duplicates, f"steps with two deviations: {duplicates[:5]}"
+
+
 Check = Callable[[sa.Connection, Ledger], None]
 
 CHECKS: list[Check] = [
@@ -112,4 +177,9 @@ CHECKS: list[Check] = [
     acknowledged_steps_are_there_once,
     passages_are_unique_per_batch,
     every_done_step_is_audited,
+    acknowledged_custody_events_are_there_once,
+    every_dose_chain_is_unbroken,
+    every_custody_event_is_audited,
+    no_duplicate_open_alerts,
+    one_deviation_per_overdue_step,
 ]

@@ -4,8 +4,10 @@ On PostgreSQL (``LIMS_TEST_DATABASE_URL`` set): gunicorn with 4 sync workers on 
 database of its own. On SQLite (the default run): gunicorn with one worker and 8
 threads, the embedded deployment. 16 client threads run the mix of
 :mod:`tests.load.mix` for ``LIMS_LOAD_SECONDS`` (default 6 s); the crash variant
-SIGKILLs a worker mid-load. Then every check of :mod:`tests.load.checks` must hold and
-``flask lims audit-verify`` must exit 0.
+SIGKILLs a worker mid-load. Meanwhile ``flask lims sweep`` runs again and again (at most
+``SWEEPS`` times, within the load's time) on batches with overdue steps. Then every check
+of :mod:`tests.load.checks` must hold, every sweep must have exited 0, and ``flask lims
+audit-verify`` must exit 0.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +34,14 @@ pytestmark = [pytest.mark.load, pytest.mark.slow]
 SECONDS = float(os.environ.get("LIMS_LOAD_SECONDS", "6"))
 CLIENTS = 16
 TECHNICIANS = 4
+SWEEPS = 6
+RELEASED_DOSES = 8
+NK_PASSING = [
+    {"test": "sterility", "outcome": "negative"}, {"test": "mycoplasma", "outcome": "negative"},
+    {"test": "endotoxin", "value": 0.1, "unit": "EU/mL"},
+    {"test": "viability", "value": 91.0, "unit": "%"},
+    {"test": "cd56_cd3neg", "value": 85.0, "unit": "%"}, {"test": "cd3", "value": 1.5, "unit": "%"},
+]
 
 
 @pytest.fixture
@@ -64,6 +76,7 @@ def _create_technicians(url: str) -> None:
     with app.app_context():
         for n in range(TECHNICIANS):
             create_user(f"loadtech{n}", f"Load Tech {n}", "technician", TEST_PASSWORD)
+        create_user("loadqa", "Load QA", "qa", TEST_PASSWORD)
         db.session.commit()
         db.engine.dispose()
 
@@ -84,29 +97,96 @@ def server(load_database, tmp_path):
         gunicorn.stop()
 
 
-def _prepare_lab(base_url: str, token: str) -> dict:
-    """Cleared patients, and MSC batches in culture (seeded) for the steps."""
-    api = Api(base_url, token)
+def _ok(response, status: int = 201) -> dict:
+    assert response.status_code == status, (response.request.url, response.text)
+    return response.json()
+
+
+def _prepare_lab(base_url: str, tokens: list[str], qa_token: str) -> dict:
+    """Cleared patients; MSC batches in culture (seeded) for the steps; a batch seeded
+    days ago whose steps are overdue, for the sweeps; and a released NK batch (real QC
+    results, reviewed by a second technician, released by QA) whose doses move."""
+    api, reviewer, qa = (Api(base_url, t) for t in (tokens[0], tokens[1], qa_token))
     patients, batches = [], []
+
+    def batch_for(patient: dict, product: str = "MSC") -> dict:
+        collection = _ok(api.post("/collections", {
+            "subject_id": patient["id"], "source": "bone_marrow", "volume_ml": 20,
+            "collected_at": (datetime.now(UTC) - timedelta(days=12)).isoformat()}))
+        return _ok(api.post("/batches", {"collection_id": collection["id"], "product": product,
+                                         "origin": "autologous",
+                                         "recipient_id": patient["id"]}))
+
+    def seed(batch: dict, hours_ago: float) -> None:
+        _ok(api.post(f"/batches/{batch['id']}/steps", {
+            "type": "seeding",
+            "performed_at": (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat()}))
+
     for n in range(3):
-        patient = api.post("/subjects", {"code": f"LOAD-{n}", "kind": "patient",
-                                         "initials": "LT", "date_of_birth": "1975-06-07"}).json()
-        api.post(f"/subjects/{patient['id']}/recipient-screening", {"contraindications": []})
+        patient = _ok(api.post("/subjects", {"code": f"LOAD-{n}", "kind": "patient",
+                                             "initials": "LT", "date_of_birth": "1975-06-07"}))
+        _ok(api.post(f"/subjects/{patient['id']}/recipient-screening",
+                     {"contraindications": []}), 200)
         patients.append(patient["id"])
         for _ in range(2):
-            collection = api.post("/collections", {
-                "subject_id": patient["id"], "source": "bone_marrow", "volume_ml": 20,
-                "collected_at": (datetime.now(UTC) - timedelta(days=2)).isoformat()}).json()
-            batch = api.post("/batches", {"collection_id": collection["id"], "product": "MSC",
-                                          "origin": "autologous",
-                                          "recipient_id": patient["id"]}).json()
-            seeded = api.post(f"/batches/{batch['id']}/steps", {
-                "type": "seeding", "performed_at": (datetime.now(UTC) - timedelta(
-                    hours=2)).isoformat()})
-            assert seeded.status_code == 201, seeded.text
+            batch = batch_for(patient)
+            seed(batch, 2)
             batches.append(batch["id"])
-    api.close()
-    return {"patients": patients, "batches": batches}
+    for _ in range(2):  # overdue: the sweeps open alerts and deviations for these
+        seed(batch_for(patient), 24 * 10)
+
+    released = batch_for(patient, "NK")
+    seed(released, 1)
+    _ok(api.post(f"/batches/{released['id']}/steps",
+                 {"type": "harvest", "cell_count": 400_000_000, "viability_pct": 92.0}))
+    doses = _ok(api.post(f"/batches/{released['id']}/doses", {
+        "count": RELEASED_DOSES, "cells_per_dose": 10_000_000, "volume_ml": 5.0}))
+    for body in NK_PASSING:
+        result = _ok(api.post(f"/batches/{released['id']}/qc-results", body))
+        _ok(reviewer.post(f"/qc-results/{result['id']}/review", {}), 200)
+    _ok(qa.post(f"/batches/{released['id']}/release",
+                {"password": TEST_PASSWORD, "meaning": "approval"}), 200)
+    doses = [{"id": d["id"], "matrix": _ok(api.get(f"/doses/{d['id']}"), 200)[
+        "barcodes"]["matrix"]} for d in doses]
+    for each in (api, reviewer, qa):
+        each.close()
+    return {"patients": patients, "batches": batches, "doses": doses}
+
+
+class SweepLoop:
+    """``flask lims sweep`` run again and again beside the load, by two loops at once (so
+    sweeps also race each other, as cron and a stray manual run would): at most ``SWEEPS``
+    runs in all, none started after ``seconds``; each run's exit status and output kept."""
+
+    def __init__(self, env: dict[str, str], seconds: float, loops: int = 2) -> None:
+        self.env, self.seconds = env, seconds
+        self.runs: list[subprocess.CompletedProcess] = []
+        self.threads = [threading.Thread(target=self._run, args=(SWEEPS // loops,),
+                                         name=f"sweep-loop-{n}", daemon=True)
+                        for n in range(loops)]
+
+    def _run(self, count: int) -> None:
+        deadline = time.monotonic() + self.seconds
+        for _ in range(count):
+            if time.monotonic() >= deadline:
+                break
+            self.runs.append(subprocess.run(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "lims", "sweep"], cwd=ROOT,
+                env=self.env, capture_output=True, text=True, timeout=60))
+
+    def __enter__(self) -> SweepLoop:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for thread in self.threads:
+            thread.join(timeout=self.seconds + 90)
+        assert not any(t.is_alive() for t in self.threads), "a sweep loop did not finish"
+
+    def failures(self) -> list[str]:
+        return [f"sweep exited {run.returncode}: {run.stdout[-500:]}{run.stderr[-1500:]}"
+                for run in self.runs if run.returncode != 0]
 
 
 def _verify(server, ledger) -> None:
@@ -134,18 +214,23 @@ def _verify(server, ledger) -> None:
 def test_no_acknowledged_write_is_lost_or_doubled(server, crash):
     tokens = [issue_token(server.url, f"loadtech{n}", TEST_PASSWORD)
               for n in range(TECHNICIANS)]
-    lab = _prepare_lab(server.url, tokens[0])
+    lab = _prepare_lab(server.url, tokens, issue_token(server.url, "loadqa", TEST_PASSWORD))
     killed: list[int] = []
-    ledger = run_load(server.url, tokens, MIX, lab, threads=CLIENTS, seconds=SECONDS,
-                      during=(lambda: killed.append(server.kill_a_worker())) if crash else None)
+    with SweepLoop(server.env, SECONDS) as sweeps:
+        ledger = run_load(server.url, tokens, MIX, lab, threads=CLIENTS, seconds=SECONDS,
+                          during=(lambda: killed.append(server.kill_a_worker())) if crash
+                          else None)
     server.stop()
+    assert sweeps.runs and not sweeps.failures(), "\n".join(sweeps.failures())
+    assert any("overdue" in run.stdout for run in sweeps.runs), [r.stdout for r in sweeps.runs]
 
     assert not ledger.server_errors, \
         f"{len(ledger.server_errors)} answers were 5xx: {ledger.server_errors[:3]}\n" \
         f"{ledger.summary()}\n{server.tail(80)}"
-    for kind in ("collection", "culture_step"):
+    for kind in ("collection", "culture_step", "custody_event"):
         assert len(ledger.acknowledged[kind]) >= 5, f"too little load: {ledger.summary()}"
     if crash:
         assert killed, "no worker was killed"
-    print(f"\n{'killed worker ' + str(killed) + '; ' if killed else ''}{ledger.summary()}")
+    print(f"\n{'killed worker ' + str(killed) + '; ' if killed else ''}{ledger.summary()}; "
+          f"{len(sweeps.runs)} sweeps")
     _verify(server, ledger)
