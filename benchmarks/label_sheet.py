@@ -1,8 +1,8 @@
 """Benchmark (issue 7, item 4): 1 000 dose labels to one PDF against bare reportlab
 drawing the same bar codes.
 
-    .venv/bin/python benchmarks/labels.py              # 1 000 labels
-    .venv/bin/python benchmarks/labels.py --labels 200
+    .venv/bin/python benchmarks/label_sheet.py              # 1 000 labels
+    .venv/bin/python benchmarks/label_sheet.py --labels 200
 
 No database: the labels are :class:`labels.rendering.DoseLabel` values as
 ``labels.content.dose_label`` makes them (autologous, released: recipient
