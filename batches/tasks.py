@@ -64,7 +64,8 @@ def overdue_step_causes(now: datetime) -> list[Cause]:
     only for an alert being opened, not for each sweep that finds it open already.
     """
     tz = facility_tz()
-    rows = db.session.execute(
+    db.session.flush()
+    rows = db.session.connection().execute(  # Core rows: no ORM row processing
         select(CultureStep.id, CultureStep.type, CultureStep.due_at, CultureStep.grace_hours,
                Batch.id, Batch.batch_number)
         .join(Batch, Batch.id == CultureStep.batch_id)
@@ -105,7 +106,8 @@ def expiring_dose_causes(now: datetime) -> list[Cause]:
     ``ix_dose_status_expires``, one range per stock state."""
     tz = facility_tz()
     horizon = now + timedelta(hours=current_app.config["DOSE_EXPIRY_WARNING_HOURS"])
-    rows = db.session.execute(
+    db.session.flush()
+    rows = db.session.connection().execute(  # Core rows: no ORM row processing
         select(Dose.id, Dose.code, Dose.expires_at, Batch.id, Batch.batch_number)
         .join(Batch, Batch.id == Dose.batch_id)
         .where(Dose.status.in_(IN_STOCK), Dose.expires_at <= horizon))

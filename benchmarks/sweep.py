@@ -415,7 +415,12 @@ def _short(sweep_report: dict) -> str:
     return "; ".join(f"{name} {value}" for name, value in sweep_report.items())
 
 
+LAST_REPORT: list[tuple[str, float, str]] = []
+"""The rows of the last :func:`report` and the bare time last (for ``run_all.py``)."""
+
+
 def report(args, plan: Plan, rows: list[tuple[str, float, str]], bare: float) -> None:
+    LAST_REPORT[:] = [*rows, ("bare", bare, "")]
     engine = "SQLite" if args.sqlite else "PostgreSQL"
     print(f"\n{engine}: {plan.batches} batches, {plan.batches * plan.steps_per_batch} steps, "
           f"{plan.overdue} overdue ({plan.overdue / (plan.batches * plan.steps_per_batch):.2%}), "

@@ -356,14 +356,19 @@ def _draw_datamatrix(canvas: Canvas, right: float, top: float, text: str) -> flo
     origin_x = right - size + MATRIX_QUIET_MODULES * MATRIX_MODULE_MM
     origin_y = top - MATRIX_QUIET_MODULES * MATRIX_MODULE_MM
     for r, row in enumerate(matrix):
-        for c, dark in enumerate(row):
-            if dark:
+        # one rectangle per horizontal run of dark modules (fewer PDF operators)
+        run_start = None
+        for c, dark in enumerate([*row, False]):
+            if dark and run_start is None:
+                run_start = c
+            elif not dark and run_start is not None:
                 canvas.rect(
-                    (origin_x + c * MATRIX_MODULE_MM) * mm,
+                    (origin_x + run_start * MATRIX_MODULE_MM) * mm,
                     (origin_y - (r + 1) * MATRIX_MODULE_MM) * mm,
-                    MATRIX_MODULE_MM * mm, MATRIX_MODULE_MM * mm,
+                    (c - run_start) * MATRIX_MODULE_MM * mm, MATRIX_MODULE_MM * mm,
                     stroke=0, fill=1,
                 )
+                run_start = None
     return size
 
 

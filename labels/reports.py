@@ -19,10 +19,13 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from labels.rendering import label_fonts
+
+_CELL_PADDING = 6  # points, reportlab's default left and right padding of a table cell
 
 
 @dataclass(frozen=True)
@@ -121,12 +124,24 @@ def custody_report_pdf(report: CustodyReport, release_signature: str | None = No
                    "Not released: no release signature."))
     story.append(p("Timeline", heading))
     header = ["When", "Event", "Where", "Who", "Temp.", "Confirmed", "Recorded by"]
+    widths = [24 * mm, 20 * mm, 42 * mm, 28 * mm, 14 * mm, 18 * mm, 24 * mm]
+
+    def cell(text: str, width: float) -> str | Paragraph:
+        # A Paragraph only where the text must wrap: laying out thousands of them is
+        # what made a long timeline slow (benchmarks/custody_report.py).
+        if "\n" not in text and (stringWidth(text, small.fontName, small.fontSize)
+                                 <= width - 2 * _CELL_PADDING):
+            return text
+        return p(text, small)
+
     rows = [[p(h, small) for h in header]]
-    rows += [[p(r.when, small), p(r.event, small), p(r.where, small), p(r.who, small),
-              p(r.temperature, small), p(r.confirmed, small), p(r.recorded, small)]
-             for r in report.timeline]
-    story.append(_table(rows, [24 * mm, 20 * mm, 42 * mm, 28 * mm, 14 * mm, 18 * mm, 24 * mm],
-                        fonts, header=True))
+    rows += [[cell(text, width) for text, width in zip(
+        (r.when, r.event, r.where, r.who, r.temperature, r.confirmed, r.recorded), widths,
+        strict=True)] for r in report.timeline]
+    timeline = _table(rows, widths, fonts, header=True)
+    timeline.setStyle(TableStyle([("FONTSIZE", (0, 1), (-1, -1), small.fontSize),
+                                  ("LEADING", (0, 1), (-1, -1), small.leading)]))
+    story.append(timeline)
     story.append(Spacer(1, 4 * mm))
     story.append(p(f"Chain unbroken: {'yes' if report.unbroken else 'no'}", heading))
     for reason in report.chain_breaks:

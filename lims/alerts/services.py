@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import exc, select
 
@@ -14,12 +14,13 @@ from lims.db import db
 from lims.errors import BadRequest, Conflict, NotFound
 
 
-@dataclass(frozen=True)
-class Cause:
+class Cause(NamedTuple):
     """Why an alert should be open now: the entity it is about and a line for people.
 
     ``summary`` may be a function making the line: it is then called only when the
-    alert is opened, not on every sweep that finds the alert already open.
+    alert is opened, not on every sweep that finds the alert already open. (A named
+    tuple: the sweep makes one per overdue step on every run, and a frozen dataclass
+    costs several times as much to build.)
     """
 
     entity_type: str
@@ -33,8 +34,11 @@ class Cause:
 
 def _open_alert_ids(kind: AlertKind) -> dict[tuple[str, str], int]:
     """(entity_type, entity_id) → id of the open alerts of ``kind`` (ix_alert_open_kind)."""
-    rows = db.session.execute(select(Alert.entity_type, Alert.entity_id, Alert.id)
-                              .where(Alert.kind == kind.value, Alert.resolved_at.is_(None)))
+    db.session.flush()
+    # Core rows on the session's connection: no ORM row processing for a read of keys.
+    rows = db.session.connection().execute(
+        select(Alert.entity_type, Alert.entity_id, Alert.id)
+        .where(Alert.kind == kind.value, Alert.resolved_at.is_(None)))
     return {(entity_type, entity_id): alert_id for entity_type, entity_id, alert_id in rows}
 
 
