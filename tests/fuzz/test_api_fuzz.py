@@ -47,6 +47,7 @@ ROLE_OF = {
     ("GET", "/api/v1/audit"): "qa",
     ("POST", "/api/v1/subjects/{subject_id}/donor-eligibility"): "qa",
     ("POST", "/api/v1/batches/{batch_id}/resume"): "qa",
+    ("GET", "/api/v1/batches/{batch_id}/audit-bundle.json"): "qa",
 }
 ROLES = ("technician", "qa", "admin")
 
