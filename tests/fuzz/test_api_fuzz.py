@@ -56,6 +56,7 @@ ROLE_OF = {
     ("POST", "/api/v1/batches/{batch_id}/reject"): "qa",
     ("POST", "/api/v1/batches/{batch_id}/exceptional-release"): "qa",
     ("POST", "/api/v1/batches/{batch_id}/exceptional-release/approve"): "qa",
+    ("GET", "/api/v1/batches/{batch_id}/audit-bundle.json"): "qa",
 }
 ROLES = ("technician", "qa", "admin")
 REAL_ID_SHARE = 0.7
