@@ -10,13 +10,31 @@ from flask_wtf.csrf import CSRFProtect
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
-from lims.schemas import ErrorSchema
+from lims.schemas import ErrorSchema, fields_with_nul
 
 
 class LimsParser(FlaskParser):
-    """Bad input is a 400 (SPEC §7), not webargs' default 422."""
+    """Bad input is a 400 (SPEC §7), not webargs' default 422; NUL characters in a JSON
+    body are refused like any other bad input (query strings and forms are checked for
+    every request in :func:`lims.create_app`)."""
 
     DEFAULT_VALIDATION_STATUS = 400
+
+    def _load_location_data(self, *, schema, req, location):
+        data = super()._load_location_data(schema=schema, req=req, location=location)
+        if location == "json":
+            refuse_nul(data)
+        return data
+
+
+def refuse_nul(data) -> None:
+    """400 naming the fields when request data holds a NUL character."""
+    from lims.errors import BadRequest
+
+    found = fields_with_nul(data)
+    if found:
+        raise BadRequest("Text may not contain NUL characters.",
+                         details={"fields": {name: "contains a NUL character" for name in found}})
 
 
 class ApiBlueprint(SmorestBlueprint):

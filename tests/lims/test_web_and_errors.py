@@ -128,3 +128,24 @@ def test_admin_sees_user_administration(client, login_as):
 
 def test_health_is_public(client):
     assert client.get("/health").json == {"status": "ok"}
+
+
+@pytest.mark.parametrize("path, kwargs", [
+    ("/api/v1/audit?entity_type=a%00b", {}),
+    ("/api/v1/lookup?code=%00", {}),
+    ("/api/v1/users", {"method": "POST", "json": {"username": "a\x00b", "full_name": "x",
+                                                  "role": "qa", "password": "long-enough-1"}}),
+    ("/api/v1/users", {"method": "POST", "json": {"username\x00": "ab", "full_name": "x",
+                                                  "role": "qa", "password": "long-enough-1"}}),
+])
+def test_nul_characters_are_a_400_naming_the_field(client, api_headers, path, kwargs):
+    """PostgreSQL refuses NUL in text: it must never reach the database (found by fuzzing)."""
+    method = kwargs.pop("method", "GET")
+    response = client.open(path, method=method, headers=api_headers("admin"), **kwargs)
+    assert response.status_code == 400, response.json
+    assert "NUL" in response.json["message"] and response.json["details"]["fields"]
+
+
+def test_nul_in_a_form_field_is_a_400(client, login_as):
+    login_as("technician")
+    assert client.get("/scan?code=B%00").status_code == 400
