@@ -44,7 +44,7 @@ class Result:
 
 
 def print_results(title: str, results: list[Result]) -> None:
-    print(f"\n{title}")
+    print(f"\n{title}", flush=True)
     print(f"{'benchmark':<34} {'value':>12} {'limit (bare)':>14} {'ratio':>7} {'target':>10}"
           f"  met  notes")
     for r in results:
