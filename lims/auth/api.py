@@ -56,6 +56,7 @@ def list_users():
 
 
 @blp.route("/users", methods=["POST"], endpoint="create_user")
+@blp.alt_response(409, description="The username is taken")
 @role_required("admin")
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserSchema)
