@@ -32,12 +32,7 @@ from batches.lifecycle import BatchStatus
 from lims.audit import Audited
 from lims.auth.models import Signature, User
 from lims.clock import now_utc
-from lims.db import UTCDateTime, db
-
-
-def _in(column: str, enum: type[StrEnum], *, nullable: bool = False) -> str:
-    clause = f"{column} IN ({', '.join(repr(m.value) for m in enum)})"
-    return f"({column} IS NULL OR {clause})" if nullable else clause
+from lims.db import UTCDateTime, db, enum_check
 
 
 class SubjectKind(StrEnum):
@@ -130,10 +125,11 @@ class Subject(Audited, db.Model):
 
     __tablename__ = "subject"
     __table_args__ = (
-        CheckConstraint(_in("kind", SubjectKind), name="kind"),
-        CheckConstraint(_in("recipient_status", RecipientStatus, nullable=True),
+        CheckConstraint(enum_check("kind", SubjectKind), name="kind"),
+        CheckConstraint(enum_check("recipient_status", RecipientStatus, nullable=True),
                         name="recipient_status"),
-        CheckConstraint(_in("donor_status", DonorStatus, nullable=True), name="donor_status"),
+        CheckConstraint(enum_check("donor_status", DonorStatus, nullable=True),
+                        name="donor_status"),
         CheckConstraint("kind = 'patient' OR recipient_status IS NULL",
                         name="recipient_is_patient"),
     )
@@ -185,7 +181,7 @@ class DonorScreening(Audited, db.Model):
 
     __tablename__ = "donor_screening"
     __table_args__ = (
-        *(CheckConstraint(_in(marker, MarkerResult), name=marker) for marker in MARKERS),
+        *(CheckConstraint(enum_check(marker, MarkerResult), name=marker) for marker in MARKERS),
         CheckConstraint("status IN ('incomplete', 'ineligible', 'eligible')", name="status"),
         CheckConstraint("status != 'eligible' OR (eligibility_signature_id IS NOT NULL "
                         "AND determined_at IS NOT NULL)", name="eligible_is_signed"),
@@ -244,7 +240,7 @@ class Collection(Audited, db.Model):
 
     __tablename__ = "collection"
     __table_args__ = (
-        CheckConstraint(_in("source", Source), name="source"),
+        CheckConstraint(enum_check("source", Source), name="source"),
         CheckConstraint("volume_ml > 0", name="volume_ml"),
     )
     __audit_corrections__ = frozenset({"volume_ml", "collected_at", "collected_by", "source"})
@@ -314,8 +310,8 @@ class TemplateRule(Audited, db.Model):
 
     __tablename__ = "template_rule"
     __table_args__ = (
-        CheckConstraint(_in("after_step", StepType), name="after_step"),
-        CheckConstraint(_in("next_step", StepType), name="next_step"),
+        CheckConstraint(enum_check("after_step", StepType), name="after_step"),
+        CheckConstraint(enum_check("next_step", StepType), name="next_step"),
         CheckConstraint("interval_hours > 0", name="interval_hours"),
         CheckConstraint("grace_hours >= 0", name="grace_hours"),
     )
@@ -335,11 +331,11 @@ class Batch(Audited, db.Model):
 
     __tablename__ = "batch"
     __table_args__ = (
-        CheckConstraint(_in("status", BatchStatus), name="status"),
+        CheckConstraint(enum_check("status", BatchStatus), name="status"),
         CheckConstraint("status_before_hold IS NULL OR status_before_hold IN "
                         "('registered', 'in_culture', 'harvested', 'qc_review')",
                         name="status_before_hold"),
-        CheckConstraint(_in("origin", Origin), name="origin"),
+        CheckConstraint(enum_check("origin", Origin), name="origin"),
         CheckConstraint("status != 'on_hold' OR (status_before_hold IS NOT NULL "
                         "AND hold_reason IS NOT NULL)", name="hold_has_reason"),
         CheckConstraint("status != 'released' OR release_signature_id IS NOT NULL",
@@ -391,8 +387,8 @@ class CultureStep(Audited, db.Model):
 
     __tablename__ = "culture_step"
     __table_args__ = (
-        CheckConstraint(_in("type", StepType), name="type"),
-        CheckConstraint(_in("status", StepStatus), name="status"),
+        CheckConstraint(enum_check("type", StepType), name="type"),
+        CheckConstraint(enum_check("status", StepStatus), name="status"),
         CheckConstraint("status != 'done' OR (performed_at IS NOT NULL "
                         "AND performed_by_id IS NOT NULL)", name="done_is_performed"),
         CheckConstraint("status != 'pending' OR due_at IS NOT NULL", name="pending_is_due"),
@@ -448,7 +444,7 @@ class Dose(Audited, db.Model):
 
     __tablename__ = "dose"
     __table_args__ = (
-        CheckConstraint(_in("status", DoseStatus), name="status"),
+        CheckConstraint(enum_check("status", DoseStatus), name="status"),
         CheckConstraint("cells > 0", name="cells"),
         CheckConstraint("volume_ml > 0", name="volume_ml"),
         UniqueConstraint("batch_id", "division"),
@@ -481,7 +477,7 @@ class CustodyEvent(Audited, db.Model):
 
     __tablename__ = "custody_event"
     __table_args__ = (
-        CheckConstraint(_in("event", CustodyEventType), name="event"),
+        CheckConstraint(enum_check("event", CustodyEventType), name="event"),
         CheckConstraint("(dose_id IS NULL) != (collection_id IS NULL)", name="one_item"),
     )
 

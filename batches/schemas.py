@@ -24,7 +24,7 @@ from batches.models import (
     SubjectKind,
 )
 from lims.auth.schemas import SignatureInputSchema, SignatureSchema
-from lims.schemas import StrictSchema, text
+from lims.schemas import CorrectionSchema, StrictSchema, text
 
 __all__ = ["SignatureInputSchema"]
 
@@ -141,13 +141,8 @@ class StepCreateSchema(StepValuesSchema):
     type = one_of(StepType, required=True)
 
 
-class StepCorrectionSchema(StepValuesSchema):
-    reason = text(1000)
-
-    @ma.validates_schema
-    def something_to_correct(self, data: dict[str, Any], **_kwargs) -> None:
-        if not set(data) - {"reason"}:
-            raise ma.ValidationError("name at least one value to correct", "body")
+class StepCorrectionSchema(CorrectionSchema, StepValuesSchema):
+    """Corrected values with the reason the correction needs (SPEC §8)."""
 
 
 class FormulationSchema(StrictSchema):

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 
 from flask import Flask, g
 from flask_sqlalchemy import SQLAlchemy
@@ -35,6 +36,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def enum_check(column: str, enum: type[StrEnum], *, nullable: bool = False) -> str:
+    """SQL for a CheckConstraint tying ``column`` to the values of ``enum``."""
+    clause = f"{column} IN ({', '.join(repr(m.value) for m in enum)})"
+    return f"({column} IS NULL OR {clause})" if nullable else clause
 
 
 class UTCDateTime(TypeDecorator[datetime]):

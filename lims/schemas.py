@@ -18,6 +18,17 @@ def text(max_length: int, *, required: bool = True, min_length: int = 1, **kwarg
                          **kwargs)
 
 
+class CorrectionSchema(StrictSchema):
+    """A correction of recorded values: a reason, and at least one value to correct."""
+
+    reason = text(1000)
+
+    @ma.validates_schema
+    def something_to_correct(self, data: dict, **_kwargs) -> None:
+        if not set(data) - {"reason"}:
+            raise ma.ValidationError("name at least one value to correct", "body")
+
+
 class ErrorSchema(ma.Schema):
     error = fields.String(metadata={"description": "machine-readable error code"})
     message = fields.String(metadata={"description": "what went wrong, for people"})

@@ -29,11 +29,7 @@ from batches.models import Batch, CultureStep, Product
 from lims.audit import Audited
 from lims.auth.models import Signature, User
 from lims.clock import now_utc
-from lims.db import UTCDateTime, db
-
-
-def _in(column: str, enum: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(m.value) for m in enum)})"
+from lims.db import UTCDateTime, db, enum_check
 
 
 class Stage(StrEnum):
@@ -86,7 +82,7 @@ class Specification(Audited, db.Model):
     __tablename__ = "qc_specification"
     __table_args__ = (
         UniqueConstraint("product_id", "stage", "version"),
-        CheckConstraint(_in("stage", Stage), name="stage"),
+        CheckConstraint(enum_check("stage", Stage), name="stage"),
         CheckConstraint("version >= 1", name="version"),
     )
 
@@ -113,8 +109,8 @@ class SpecTest(Audited, db.Model):
     __tablename__ = "qc_spec_test"
     __table_args__ = (
         UniqueConstraint("specification_id", "test"),
-        CheckConstraint(_in("kind", CriterionKind), name="kind"),
-        CheckConstraint("comparator IS NULL OR " + _in("comparator", Comparator),
+        CheckConstraint(enum_check("kind", CriterionKind), name="kind"),
+        CheckConstraint("comparator IS NULL OR " + enum_check("comparator", Comparator),
                         name="comparator"),
         CheckConstraint("(kind = 'numeric' AND comparator IS NOT NULL AND limit_value IS NOT NULL "
                         "AND unit IS NOT NULL AND expected_outcome IS NULL) OR "
@@ -149,8 +145,8 @@ class QcResult(Audited, db.Model):
 
     __tablename__ = "qc_result"
     __table_args__ = (
-        CheckConstraint(_in("stage", Stage), name="stage"),
-        CheckConstraint(_in("evaluation", Evaluation), name="evaluation"),
+        CheckConstraint(enum_check("stage", Stage), name="stage"),
+        CheckConstraint(enum_check("evaluation", Evaluation), name="evaluation"),
         CheckConstraint("(value IS NOT NULL AND unit IS NOT NULL AND outcome IS NULL) OR "
                         "(value IS NULL AND unit IS NULL AND outcome IS NOT NULL)",
                         name="value_or_outcome"),
@@ -203,8 +199,8 @@ class Deviation(Audited, db.Model):
 
     __tablename__ = "deviation"
     __table_args__ = (
-        CheckConstraint(_in("kind", DeviationKind), name="kind"),
-        CheckConstraint(_in("status", DeviationStatus), name="status"),
+        CheckConstraint(enum_check("kind", DeviationKind), name="kind"),
+        CheckConstraint(enum_check("status", DeviationStatus), name="status"),
         CheckConstraint("kind != 'out_of_spec' OR qc_result_id IS NOT NULL",
                         name="out_of_spec_has_result"),
         CheckConstraint("kind != 'overdue_step' OR step_id IS NOT NULL",
@@ -251,7 +247,7 @@ class ExceptionalRelease(Audited, db.Model):
 
     __tablename__ = "exceptional_release"
     __table_args__ = (
-        CheckConstraint(_in("status", ExceptionalReleaseStatus), name="status"),
+        CheckConstraint(enum_check("status", ExceptionalReleaseStatus), name="status"),
         CheckConstraint("status != 'released' OR (second_signature_id IS NOT NULL "
                         "AND released_at IS NOT NULL)", name="released_is_signed"),
         CheckConstraint("status != 'cancelled' OR cancel_reason IS NOT NULL",

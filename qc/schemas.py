@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 
 from batches.schemas import StrictFloat, when
 from lims.auth.schemas import SignatureSchema
-from lims.schemas import StrictSchema, text
+from lims.schemas import CorrectionSchema, StrictSchema, text
 from qc.evaluation import OUTCOMES
 from qc.models import Comparator, CriterionKind, Stage
 
@@ -35,13 +35,8 @@ class ResultCreateSchema(ResultValuesSchema):
     notes = text(2000, required=False)
 
 
-class ResultCorrectionSchema(ResultValuesSchema):
-    reason = text(1000)
-
-    @ma.validates_schema
-    def something_to_correct(self, data: dict[str, Any], **_kwargs) -> None:
-        if not set(data) - {"reason"}:
-            raise ma.ValidationError("name at least one value to correct", "body")
+class ResultCorrectionSchema(CorrectionSchema, ResultValuesSchema):
+    """Corrected values with the reason the correction needs (SPEC §8)."""
 
 
 class EmptySchema(StrictSchema):

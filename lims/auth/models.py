@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.audit import Audited
 from lims.clock import now_utc
-from lims.db import UTCDateTime, db
+from lims.db import UTCDateTime, db, enum_check
 
 
 class Role(StrEnum):
@@ -37,14 +37,10 @@ MEANING_STATEMENTS = {
 }
 
 
-def _in(column: str, enum: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(m.value) for m in enum)})"
-
-
 class User(Audited, UserMixin, db.Model):
     __tablename__ = "user_account"
     __table_args__ = (
-        CheckConstraint(_in("role", Role), name="role"),
+        CheckConstraint(enum_check("role", Role), name="role"),
         CheckConstraint("failed_logins >= 0", name="failed_logins"),
     )
     __audit_masked__ = frozenset({"password_hash"})
@@ -95,7 +91,7 @@ class Signature(Audited, db.Model):
     """
 
     __tablename__ = "signature"
-    __table_args__ = (CheckConstraint(_in("meaning", Meaning), name="meaning"),)
+    __table_args__ = (CheckConstraint(enum_check("meaning", Meaning), name="meaning"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
