@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app
 from sqlalchemy import select
 
 from lims import clock
+from lims.config import lab_timezone
 from lims.db import db
 from lims.errors import BadRequest, NotFound
 
@@ -40,12 +39,7 @@ def is_late_entry(performed_at: datetime, recorded_at: datetime) -> bool:
     return recorded_at - performed_at > LATE_ENTRY_AFTER
 
 
-def facility_tz() -> tzinfo:
-    """The facility's wall-clock zone (config ``TIMEZONE``) for label dates and DIN years."""
-    try:
-        return ZoneInfo(current_app.config.get("TIMEZONE") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+facility_tz = lab_timezone  # the facility's wall-clock zone, one definition in lims.config
 
 
 def next_number(scope: str) -> int:

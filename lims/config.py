@@ -93,3 +93,13 @@ def _check_timezone(name: str) -> None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise RuntimeError(f"LIMS_TIMEZONE={name!r} is not a known IANA time zone") from error
+
+
+def lab_timezone():
+    """The lab's wall-clock zone (``TIMEZONE``, checked at start) for display, label dates
+    and DIN years; storage is always UTC."""
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    return ZoneInfo(current_app.config["TIMEZONE"])

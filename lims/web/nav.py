@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_login import current_user
 
 from lims.auth.forms import ActionForm
+from lims.config import lab_timezone
 from lims.extension_points import NavItem, add_nav, points
 
 
@@ -26,7 +26,7 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
     """Show a stored UTC time in the lab's configured time zone (``TIMEZONE``)."""
     if value is None:
         return ""
-    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
+    return value.astimezone(lab_timezone()).strftime(fmt)
 
 
 def init_app(app: Flask) -> None:
