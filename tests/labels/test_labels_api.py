@@ -17,7 +17,7 @@ from labels.statements import (
 from tests.batches.conftest import NEGATIVE, audit_entries, count_rows, iso, now
 from tests.batches.dose_helpers import dose_json, formulated, release
 from tests.labels.test_printing import LOOPBACK, bound_port, fake_printer
-from tests.labels.test_rendering import decode, pdf_pages, render_zpl
+from tests.labels.test_rendering import PDF_SCALE, decode, pdf_pages, render_zpl
 
 QUARANTINE = "QUARANTINE — NOT FOR RELEASE"
 
@@ -109,7 +109,7 @@ def test_batch_label_sheet_has_every_dose(lab):
     batch, doses = formulated(lab, count=3)
     response = _get(lab, f"/batches/{batch['id']}/labels.pdf")
     decoded = set()  # doses of one batch share the DIN and expiry bar codes
-    for image, _text in pdf_pages(response.data):
+    for image, _text in pdf_pages(response.data, scale=PDF_SCALE * 2):
         decoded |= {result.text for result in zxingcpp.read_barcodes(image)}
     expected = set()
     for dose in doses:

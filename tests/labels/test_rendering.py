@@ -56,11 +56,11 @@ def make_label(**overrides) -> DoseLabel:
     return DoseLabel(**values)
 
 
-def pdf_pages(data: bytes) -> list[tuple[Image.Image, str]]:
+def pdf_pages(data: bytes, scale: float = PDF_SCALE) -> list[tuple[Image.Image, str]]:
     pdf = pdfium.PdfDocument(data)
     pages = []
     for page in pdf:
-        image = page.render(scale=PDF_SCALE, grayscale=True).to_pil()
+        image = page.render(scale=scale, grayscale=True).to_pil()
         text = page.get_textpage().get_text_range()
         pages.append((image, text))
     return pages
