@@ -87,10 +87,8 @@ def _subjects_page(status: int = 200, errors: dict | None = None):
 
 @bp.route("/subjects", methods=["GET", "POST"])
 def subject_list():
-    if request.method == "GET":
-        return _subjects_page()
-    require_role(*WRITERS)
     return submit(SubjectCreateSchema(), services.register_subject, page=_subjects_page,
+                  roles=WRITERS,
                   done=lambda subject: Done(f"{subject.kind.title()} {subject.code} registered.",
                                             _subject_url(subject.id)))
 
@@ -163,11 +161,8 @@ def _collections_page(status: int = 200, errors: dict | None = None):
 
 @bp.route("/collections", methods=["GET", "POST"])
 def collection_list():
-    if request.method == "GET":
-        return _collections_page()
-    require_role(*WRITERS)
     return submit(CollectionCreateSchema(), services.register_collection, page=_collections_page,
-                  done=lambda collection: Done(
+                  roles=WRITERS, done=lambda collection: Done(
                       f"Collection registered: DIN {collection.din} "
                       f"(check character {collection.check_character}).",
                       url_for("batches.collection_page", collection_id=collection.id)))
@@ -296,10 +291,7 @@ def _step_page(batch, status: int = 200, errors: dict | None = None):
 def step_form(batch_id: int):
     """One screen per step type: big type buttons, then the few fields it needs."""
     batch = services.get_batch(batch_id)
-    if request.method == "GET":
-        return _step_page(batch)
-    require_role(*WRITERS)
-    return submit(StepCreateSchema(), partial(services.log_step, batch),
+    return submit(StepCreateSchema(), partial(services.log_step, batch), roles=WRITERS,
                   done=lambda step: Done(f"{STEP_LABELS[step.type]} logged"
                                          f"{' (late entry)' if step.late_entry else ''}.",
                                          _batch_url(batch.id)),
@@ -412,12 +404,9 @@ def _unless_left_as_prefilled(data: dict[str, Any]) -> dict[str, Any]:
 def dose_custody(dose_id: int):
     """One screen: event, location, temperature; re-scan the label to confirm (SPEC §5).
     A refusal shows on the page itself."""
-    if request.method == "GET":
-        return _custody_page(dose_id)
-    require_role(*WRITERS)
     dose = services.get_dose(dose_id)
     return submit(CustodyEventCreateSchema(), lambda data, user: services.record_custody_event(
-                      dose, _unless_left_as_prefilled(data), user),
+                      dose, _unless_left_as_prefilled(data), user), roles=WRITERS,
                   done=lambda event: Done(
                       f"{EVENT_LABELS[event.event]}: dose {dose.code} at {event.to_location}"
                       f"{' (late entry)' if event.late_entry else ''}.",
@@ -446,10 +435,7 @@ def _administer_scanned_dose(data: dict[str, Any], user: User):
 def bedside():
     """Bedside check (SPEC §5): scan the dose, scan or type the patient code and date of
     birth, confirm. A mismatch is shown on the page and refused (409)."""
-    if request.method == "GET":
-        return _bedside_page()
-    require_role(*WRITERS)
-    return submit(AdministrationSchema(), _administer_scanned_dose,
+    return submit(AdministrationSchema(), _administer_scanned_dose, roles=WRITERS,
                   done=lambda dose: Done(f"Identity verified. Dose {dose.code} recorded as "
                                          f"administered to {dose.batch.recipient.code}.",
                                          url_for("batches.dose_page", dose_id=dose.id)),

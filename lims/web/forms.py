@@ -157,6 +157,7 @@ class Done:
 
 def submit(schema: ma.Schema | None, action: Callable[[dict[str, Any], User], T], *,
            done: Done | Callable[[T], Done], page: Page,
+           roles: tuple[str, ...] = (),
            on_refusal: Callable[[DomainError], ResponseReturnValue] | None = None,
            overrides: dict[str, Any] | None = None,
            values: dict[str, Any] | None = None) -> ResponseReturnValue:
@@ -167,7 +168,14 @@ def submit(schema: ma.Schema | None, action: Callable[[dict[str, Any], User], T]
     Invalid fields: ``page(400, errors)``. A refusal (``DomainError``): flashed, then
     ``page(refusal.status, {})`` — or ``on_refusal(refusal)`` where the page shows the
     refusal itself (the bedside mismatch) or has no page of its own.
+
+    A page that shows its own form (one URL for GET and POST) answers GET with
+    ``page(200, {})``, open to every role; ``roles`` are those that may post.
     """
+    if request.method != "POST":
+        return page(200, {})
+    if roles:
+        require_role(*roles)
     data: dict[str, Any] = {}
     if schema is not None:
         data, errors = parse_form(schema, overrides=overrides, values=values)

@@ -18,7 +18,7 @@ from lims.db import db
 from lims.errors import BadRequest, Conflict
 from lims.extension_points import add_section
 from lims.schemas import StrictSchema, text
-from lims.web.forms import Done, InvalidForm, require_role, submit
+from lims.web.forms import Done, InvalidForm, submit
 from tests.conftest import csrf_token
 
 
@@ -30,8 +30,9 @@ class CountSchema(StrictSchema):
 
 @pytest.fixture
 def form_page(app, client, login_as):
-    """``POST /form-test?then=…`` submits a count; ``GET /form-test`` reads the flashes.
-    Returns ``post(then, **form)`` and the list of what the action was called with."""
+    """``POST /form-test?then=…`` submits a count (``GET`` shows the page);
+    ``/form-test/flashed`` reads the flashes. Returns ``post(then, **form)`` and the list of
+    what the action was called with."""
     calls: list[tuple[dict, str]] = []
     bp = Blueprint("form_test", __name__)
 
@@ -51,12 +52,13 @@ def form_page(app, client, login_as):
 
     @bp.route("/form-test", methods=["GET", "POST"])
     def form_test():
-        if request.method == "GET":
-            return jsonify(flashed=get_flashed_messages(with_categories=True))
-        if request.args.get("then") == "qa-only":
-            require_role("qa")
         return submit(CountSchema(), action, page=page,
+                      roles=("qa",) if request.args.get("then") == "qa-only" else (),
                       done=lambda count: Done(f"{count} counted.", "/somewhere"))
+
+    @bp.route("/form-test/flashed")
+    def flashed():
+        return jsonify(flashed=get_flashed_messages(with_categories=True))
 
     app.register_blueprint(bp)
     username = login_as("technician")
@@ -66,7 +68,7 @@ def form_page(app, client, login_as):
         return client.post(f"/form-test?then={then}", data={"csrf_token": token, **form})
 
     post.username = username
-    post.flashed = lambda: client.get("/form-test").json["flashed"]
+    post.flashed = lambda: client.get("/form-test/flashed").json["flashed"]
     return post, calls
 
 
@@ -108,8 +110,10 @@ def test_a_value_the_action_finds_invalid_is_a_field_error(form_page):
     assert post.flashed() == []
 
 
-def test_the_role_check_comes_before_the_form(form_page):
+def test_the_page_shows_on_get_and_the_role_check_comes_before_the_form(client, form_page):
     post, calls = form_page
+    shown = client.get("/form-test?then=qa-only")
+    assert shown.status_code == 200 and shown.json == {"errors": {}}
     assert post("qa-only", count="3", at="2026-07-01T14:00").status_code == 403
     assert calls == []
 
