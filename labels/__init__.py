@@ -20,9 +20,16 @@ DEFAULTS = {
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, commands and extension points."""
     from labels import api, models, views  # noqa: F401  (models: the label_print table)
+    from lims.extension_points import add_section
     from lims.extensions import rest_api
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     rest_api(app).register_blueprint(api.blp)
     app.register_blueprint(views.bp)
+    # The label and document buttons on the batches and QC pages.
+    add_section(app, "batches.batch_page", "labels/_batch_actions.html", order=20)
+    add_section(app, "batches.batch_page", "labels/_record_actions.html", order=30)
+    add_section(app, "batches.dose_page", "labels/_dose_actions.html", order=20)
+    add_section(app, "batches.collection_page", "labels/_collection_actions.html", order=20)
+    add_section(app, "qc.batch_review", "labels/_record_actions.html", order=20)

@@ -7,12 +7,14 @@ Buttons appear on the batches pages through ``labels/_*_actions.html`` partials.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask import Blueprint, Response, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from batches import services as batches
 from labels import audit_bundle, batch_documents, services
 from lims.auth import current_actor_user, role_required
 from lims.errors import DomainError
+from lims.web.forms import Done, flash_refusal, submit
 
 bp = Blueprint("labels", __name__, template_folder="templates")
 
@@ -95,16 +97,18 @@ def audit_bundle_json(batch_id: int):
 @bp.route("/doses/<int:dose_id>/print", methods=["POST"])
 @role_required(*WRITERS)
 def print_dose_label(dose_id: int):
-    """"Send to printer": counted and audited; a reprint needs the reason field."""
+    """"Send to printer": counted and audited; a reprint needs the reason field. Back to the
+    dose page either way (a refusal: 303, its message and reasons flashed)."""
     dose = batches.get_dose(dose_id)
     reason = request.form.get("reason", "").strip()[:1000] or None
-    try:
-        printed = services.print_dose_label(dose, current_actor_user(), reason=reason)
-    except DomainError as refusal:
-        flash(refusal.message, "error")
-        for why in refusal.details.get("reasons", []):
-            flash(why, "error")
-        return redirect(url_for("batches.dose_page", dose_id=dose_id)), 303
-    kind = "Reprint" if printed.reprint else "Label"
-    flash(f"{kind} sent to {printed.printer} (copy {printed.copy_number}).", "success")
-    return redirect(url_for("batches.dose_page", dose_id=dose_id))
+    back = url_for("batches.dose_page", dose_id=dose_id)
+
+    def refused(refusal: DomainError) -> ResponseReturnValue:
+        flash_refusal(refusal, with_fields=False)
+        return redirect(back), 303
+
+    return submit(None, lambda _data, user: services.print_dose_label(dose, user, reason=reason),
+                  done=lambda printed: Done(f"{'Reprint' if printed.reprint else 'Label'} sent "
+                                            f"to {printed.printer} (copy {printed.copy_number}).",
+                                            back),
+                  page=lambda status, _errors: (redirect(back), status), on_refusal=refused)

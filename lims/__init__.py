@@ -75,7 +75,7 @@ def register_core(app: Flask) -> None:
     from lims.audit import api as audit_api
     from lims.extensions import rest_api
     from lims.web import api as web_api
-    from lims.web import nav
+    from lims.web import filters, nav
     from lims.web import views as web
 
     auth.init_app(app)
@@ -84,6 +84,7 @@ def register_core(app: Flask) -> None:
     alerts.init_app(app)
     web.register(app)
     nav.init_app(app)
+    filters.init_app(app)
     scheduler.init_app(app)
 
 

@@ -1,8 +1,8 @@
 """How feature packages plug into the core without the core importing them.
 
 Each feature package's ``init_app(app)`` registers its navigation entries,
-dashboard panels, scan resolvers and demo-data seeders here; the core reads
-them. (The app factory is the only place that knows every package.)
+dashboard panels, page sections, scan resolvers and demo-data seeders here; the core
+reads them. (The app factory is the only place that knows every package.)
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ Panel = Callable[[Any], str | None]  # user -> rendered HTML or None
 Seeder = Callable[[], None]
 SweepTask = Callable[[Any], dict]  # now (aware UTC) -> a small report
 LinkBuilder = Callable[[str], str | None]  # entity id -> URL of its page
+Section = str | Callable[[dict[str, Any]], str | None]  # template, or page context -> HTML
 
 
 @dataclass
@@ -47,6 +51,7 @@ class ExtensionPoints:
     seeders: list[tuple[int, Seeder]] = field(default_factory=list)
     sweep_tasks: list[tuple[int, str, SweepTask]] = field(default_factory=list)
     links: dict[str, LinkBuilder] = field(default_factory=dict)
+    sections: dict[str, list[tuple[int, Section]]] = field(default_factory=dict)
 
 
 def points(app: Flask | None = None) -> ExtensionPoints:
@@ -82,6 +87,33 @@ def add_sweep_task(app: Flask, name: str, task: SweepTask, order: int = 100) -> 
 def add_link(app: Flask, entity_type: str, builder: LinkBuilder) -> None:
     """How to link to an entity's page (alerts and audit views use it)."""
     points(app).links[entity_type] = builder
+
+
+def add_section(app: Flask, page: str, section: Section, order: int = 100) -> None:
+    """Add a section to another package's page, e.g. the label buttons on the dose page.
+
+    ``page`` names the place (by convention the page's endpoint, ``"batches.dose_page"``);
+    the page's template shows its sections with ``{{ page_sections("batches.dose_page") }}``.
+    ``section`` is a template rendered with the page's context, or a callable taking that
+    context and returning HTML (``None``: nothing to show). Lower ``order`` comes first.
+    """
+    sections = points(app).sections.setdefault(page, [])
+    sections.append((order, section))
+    sections.sort(key=lambda s: s[0])
+
+
+@pass_context
+def page_sections(context: Context, page: str) -> Markup:
+    """The sections registered for ``page``, rendered with the page's context (a template
+    global, see :func:`add_section`)."""
+    values = context.get_all()
+    html = []
+    for _order, section in points().sections.get(page, []):
+        if isinstance(section, str):
+            html.append(context.environment.get_template(section).render(values))
+        elif (rendered := section(values)) is not None:
+            html.append(rendered)
+    return Markup("\n".join(html))  # noqa: S704 — rendered templates, sections' own HTML
 
 
 def entity_url(entity_type: str, entity_id: Any) -> str | None:

@@ -13,7 +13,14 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, commands and extension points."""
     from batches.tasks import add_overdue_step_listener
-    from lims.extension_points import NavItem, add_link, add_nav, add_panel, add_sweep_task
+    from lims.extension_points import (
+        NavItem,
+        add_link,
+        add_nav,
+        add_panel,
+        add_section,
+        add_sweep_task,
+    )
     from lims.extensions import rest_api
     from qc import api, models, tasks, views  # noqa: F401 — models: tables in the metadata
     from qc.services import open_deviation_for_overdue_step
@@ -24,6 +31,7 @@ def init_app(app: Flask) -> None:
     add_nav(app, NavItem("Deviations", "qc.deviation_list",
                          frozenset({"qa", "technician"}), order=60))
     add_panel(app, views.release_panel, order=5)
+    add_section(app, "batches.batch_page", "qc/_batch_link.html", order=10)
     add_overdue_step_listener(app, open_deviation_for_overdue_step)
     add_sweep_task(app, "qc_pending", tasks.qc_pending, order=20)
     add_link(app, "deviation", lambda entity_id: _url("qc.deviation_page",

@@ -109,7 +109,7 @@ def enter_result(data, batch_id):
 @blp.route("/batches/<int:batch_id>/qc-results", methods=["GET"], endpoint="list_results")
 @blp.response(200, QcResultSchema(many=True))
 def list_results(batch_id):
-    return services.list_results(batch_services.get_batch(batch_id))
+    return services.list_results(batch_services.get_batch(batch_id), with_deviations=True)
 
 
 @blp.route("/qc-results/<int:result_id>", methods=["GET"], endpoint="get_result")

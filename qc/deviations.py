@@ -50,6 +50,7 @@ def open_for_result(result: QcResult, user: User | None) -> Deviation:
                     f"({spec.criterion_text})")
     db.session.add(deviation)
     db.session.flush()
+    db.session.expire(result, ["deviations"])  # a loaded result.deviations would miss it
     return deviation
 
 

@@ -186,6 +186,8 @@ class QcResult(Audited, db.Model):
     analyst: Mapped[User] = relationship(foreign_keys=[analyst_id])
     corrected_by: Mapped[User | None] = relationship(foreign_keys=[corrected_by_id])
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    deviations: Mapped[list[Deviation]] = relationship(viewonly=True, order_by="Deviation.id")
+    """The deviations this result opened (out of specification), oldest first."""
 
     @property
     def reported(self) -> str:

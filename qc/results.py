@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from batches.common import get_or_404, refuse_future
 from batches.lifecycle import BatchStatus
@@ -87,9 +88,13 @@ def get_result(result_id: int) -> QcResult:
     return get_or_404(QcResult, result_id, "QC result")
 
 
-def list_results(batch: Batch) -> list[QcResult]:
-    return list(db.session.scalars(select(QcResult).where(QcResult.batch_id == batch.id)
-                                   .order_by(QcResult.id)))
+def list_results(batch: Batch, *, with_deviations: bool = False) -> list[QcResult]:
+    """The batch's results in entry order; ``with_deviations`` loads each result's
+    deviations in the same go (for the API's ``deviation_id``)."""
+    query = select(QcResult).where(QcResult.batch_id == batch.id).order_by(QcResult.id)
+    if with_deviations:
+        query = query.options(selectinload(QcResult.deviations))
+    return list(db.session.scalars(query))
 
 
 def counting_results(batch: Batch, stage: str = "release") -> dict[str, QcResult]:

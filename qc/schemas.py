@@ -173,16 +173,7 @@ class QcResultSchema(StrictSchema):
     reviewed = fields.Function(lambda r: r.reviewed_at is not None)
     reviewed_by = fields.Function(lambda r: _username(r.reviewed_by))
     reviewed_at = fields.DateTime(allow_none=True)
-    deviation_id = fields.Method("_deviation_id")
-
-    def _deviation_id(self, result) -> int | None:
-        from sqlalchemy import select
-
-        from lims.db import db
-        from qc.models import Deviation
-
-        return db.session.scalar(select(Deviation.id).where(Deviation.qc_result_id == result.id)
-                                 .order_by(Deviation.id.desc()).limit(1))
+    deviation_id = fields.Function(lambda r: r.deviations[-1].id if r.deviations else None)
 
 
 class DeviationSchema(StrictSchema):

@@ -1,27 +1,28 @@
 """QA pages: release queue, batch record review by exception, the signing dialog,
 QC result entry and review, deviations (SPEC §3, §7).
 
-Forms are plain HTML forms with the CSRF token, parsed by the API's marshmallow
-schemas (:func:`batches.views.parse_form`); each POST calls one service. A refusal
-re-renders the page with the reasons and the refusal's status code.
+Forms are plain HTML forms with the CSRF token; each POST hands its form to
+:func:`lims.web.forms.submit` (parsed by the API's marshmallow schema, one service
+called; a refusal shows the page again with the reasons and the refusal's status).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from batches import services as batch_services
 from batches.culture import step_state
-from batches.views import _refused, parse_form
 from lims import clock
-from lims.auth import current_actor_user, role_required
+from lims.auth import User, current_actor_user, role_required
 from lims.auth.models import MEANING_STATEMENTS, Meaning
-from lims.errors import DomainError
 from lims.hashing import content_digest
+from lims.web.forms import Done, submit
 from qc import services
 from qc.models import Evaluation
+from qc.review_exceptions import DeviationFacts, ResultFacts, StepFacts, review_exceptions
 from qc.schemas import (
     DeviationCloseSchema,
     DeviationCreateSchema,
@@ -63,42 +64,21 @@ def release_queue():
 # -- batch record review ---------------------------------------------------------------------
 
 
-def _exceptions(batch, results, steps, deviations) -> list[dict[str, str]]:
-    """What needs a look first (SPEC §3 review by exception)."""
-    items = []
-    for d in deviations:
-        if d.is_open:
-            items.append({"kind": "deviation", "text": f"DEV-{d.id} open: {d.description}",
-                          "url": url_for("qc.deviation_page", deviation_id=d.id)})
-    for r in results:
-        if r.evaluation == Evaluation.failed:
-            items.append({"kind": "out of spec", "text": f"{r.test} {r.reported} "
-                          f"(spec {r.spec_test.criterion_text}) by {r.analyst.username}",
-                          "url": f"#result-{r.id}"})
-        if r.corrected:
-            items.append({"kind": "corrected", "text": f"{r.test} corrected to {r.reported} "
-                          f"by {r.corrected_by.username if r.corrected_by else ''}",
-                          "url": f"#result-{r.id}"})
-        if r.reviewed_at is None:
-            items.append({"kind": "not reviewed", "text": f"{r.test} {r.reported} awaits a "
-                          "second-person review", "url": f"#result-{r.id}"})
-    for row in steps:
-        s = row["step"]
-        if row["state"] == "overdue":
-            items.append({"kind": "late step", "text": f"{s.type.replace('_', ' ')} overdue "
-                          f"(due {s.due_at:%Y-%m-%d %H:%M} UTC)", "url": f"#step-{s.id}"})
-        if s.late_entry:
-            items.append({"kind": "late entry", "text": f"{s.type.replace('_', ' ')} recorded "
-                          "late", "url": f"#step-{s.id}"})
-        if s.corrected:
-            items.append({"kind": "corrected", "text": f"{s.type.replace('_', ' ')} step "
-                          "values corrected", "url": f"#step-{s.id}"})
-    for d in deviations:
-        if not d.is_open:
-            items.append({"kind": "deviation closed", "text": f"DEV-{d.id}: {d.description} — "
-                          f"{d.disposition}",
-                          "url": url_for("qc.deviation_page", deviation_id=d.id)})
-    return items
+def _exceptions(results, steps, deviations) -> list[dict[str, str]]:
+    """What needs a look first (SPEC §3 review by exception, :mod:`qc.review_exceptions`)."""
+    items = review_exceptions(
+        [ResultFacts(r.id, r.test, r.reported, r.spec_test.criterion_text, r.analyst.username,
+                     failed=r.evaluation == Evaluation.failed, corrected=r.corrected,
+                     corrected_by=r.corrected_by.username if r.corrected_by else None,
+                     reviewed=r.reviewed_at is not None) for r in results],
+        [StepFacts(row["step"].id, row["step"].type, overdue=row["state"] == "overdue",
+                   due_at=row["step"].due_at, late_entry=row["step"].late_entry,
+                   corrected=row["step"].corrected) for row in steps],
+        [DeviationFacts(d.id, d.description, d.is_open, d.disposition) for d in deviations])
+    return [{"kind": item.kind, "text": item.text,
+             "url": url_for("qc.deviation_page", deviation_id=item.about_id)
+             if item.about == "deviation" else f"#{item.about}-{item.about_id}"}
+            for item in items]
 
 
 def _review_page(batch_id: int, status: int = 200, errors: dict | None = None):
@@ -112,7 +92,7 @@ def _review_page(batch_id: int, status: int = 200, errors: dict | None = None):
     content = services.batch_record_content(batch)
     return render_template(
         "qc/review.html", batch=batch, results=results, steps=steps, deviations=deviations,
-        exceptions=_exceptions(batch, results, steps, deviations), spec=spec,
+        exceptions=_exceptions(results, steps, deviations), spec=spec,
         info=services.batch_release_info(batch), errors=errors or {}, form=request.form,
         unmet=services.release_readiness(batch, user) if user.role == "qa" else [],
         digest=content_digest(content), meanings=list(Meaning),
@@ -125,52 +105,44 @@ def batch_review(batch_id: int):
     return _review_page(batch_id)
 
 
-def _back(batch_id: int):
-    return redirect(url_for("qc.batch_review", batch_id=batch_id))
+def _review_url(batch_id: int) -> str:
+    return url_for("qc.batch_review", batch_id=batch_id)
 
 
 @bp.route("/qc/batches/<int:batch_id>/qc-results", methods=["POST"])
 @role_required(*WRITERS)
 def enter_result(batch_id: int):
-    data, errors = parse_form(ResultCreateSchema())
-    if errors:
-        return _review_page(batch_id, 400, errors)
-    try:
-        result = services.enter_result(batch_services.get_batch(batch_id), data,
-                                       current_actor_user())
-    except DomainError as refusal:
-        return _review_page(batch_id, _refused(refusal))
-    flash(f"{result.test} {result.reported}: {result.evaluation}.",
-          "success" if result.evaluation == "pass" else "warning")
-    return _back(batch_id)
+    return submit(ResultCreateSchema(), lambda data, user: services.enter_result(
+                      batch_services.get_batch(batch_id), data, user),
+                  done=lambda result: Done(
+                      f"{result.test} {result.reported}: {result.evaluation}.",
+                      _review_url(batch_id),
+                      "success" if result.evaluation == "pass" else "warning"),
+                  page=partial(_review_page, batch_id))
 
 
 @bp.route("/qc/qc-results/<int:result_id>/review", methods=["POST"])
 @role_required(*WRITERS)
 def review_result(result_id: int):
     result = services.get_result(result_id)
-    try:
-        services.review_result(result, current_actor_user())
-    except DomainError as refusal:
-        return _review_page(result.batch_id, _refused(refusal))
-    flash(f"{result.test} reviewed.", "success")
-    return _back(result.batch_id)
+    return submit(None, lambda _data, user: services.review_result(result, user),
+                  done=Done(f"{result.test} reviewed.", _review_url(result.batch_id)),
+                  page=partial(_review_page, result.batch_id))
 
 
 @bp.route("/qc/qc-results/<int:result_id>/correct", methods=["POST"])
 @role_required(*WRITERS)
 def correct_result(result_id: int):
     result = services.get_result(result_id)
-    data, errors = parse_form(ResultCorrectionSchema())
-    if errors:
-        return _review_page(result.batch_id, 400, errors)
-    reason = data.pop("reason")
-    try:
-        services.correct_result(result, data, reason, current_actor_user())
-    except DomainError as refusal:
-        return _review_page(result.batch_id, _refused(refusal))
-    flash(f"{result.test} corrected: {result.evaluation}; it needs a new review.", "success")
-    return _back(result.batch_id)
+
+    def correct(data: dict[str, Any], user: User):
+        reason = data.pop("reason")
+        return services.correct_result(result, data, reason, user)
+
+    return submit(ResultCorrectionSchema(), correct,
+                  done=lambda _: Done(f"{result.test} corrected: {result.evaluation}; it needs "
+                                      "a new review.", _review_url(result.batch_id)),
+                  page=partial(_review_page, result.batch_id))
 
 
 # -- signing ---------------------------------------------------------------------------------
@@ -179,63 +151,46 @@ def correct_result(result_id: int):
 @bp.route("/qc/batches/<int:batch_id>/release", methods=["POST"])
 @role_required("qa")
 def release(batch_id: int):
-    data, errors = parse_form(ReleaseSchema())
-    if errors:
-        return _review_page(batch_id, 400, errors)
-    try:
-        batch = services.release_batch(batch_services.get_batch(batch_id), data["password"],
-                                       data["meaning"], current_actor_user())
-    except DomainError as refusal:
-        return _review_page(batch_id, _refused(refusal))
-    flash(f"Batch {batch.batch_number} released: {batch.release_signature.manifestation}.",
-          "success")
-    return _back(batch_id)
+    return submit(ReleaseSchema(), lambda data, user: services.release_batch(
+                      batch_services.get_batch(batch_id), data["password"], data["meaning"], user),
+                  done=lambda batch: Done(f"Batch {batch.batch_number} released: "
+                                          f"{batch.release_signature.manifestation}.",
+                                          _review_url(batch_id)),
+                  page=partial(_review_page, batch_id))
 
 
 @bp.route("/qc/batches/<int:batch_id>/reject", methods=["POST"])
 @role_required("qa")
 def reject(batch_id: int):
-    data, errors = parse_form(RejectSchema())
-    if errors:
-        return _review_page(batch_id, 400, errors)
-    try:
-        batch = services.reject_batch(batch_services.get_batch(batch_id), data["password"],
-                                      data["reason"], current_actor_user(), data["meaning"])
-    except DomainError as refusal:
-        return _review_page(batch_id, _refused(refusal))
-    flash(f"Batch {batch.batch_number} rejected; its doses must now be disposed.", "success")
-    return _back(batch_id)
+    return submit(RejectSchema(), lambda data, user: services.reject_batch(
+                      batch_services.get_batch(batch_id), data["password"], data["reason"], user,
+                      data["meaning"]),
+                  done=lambda batch: Done(f"Batch {batch.batch_number} rejected; its doses must "
+                                          "now be disposed.", _review_url(batch_id)),
+                  page=partial(_review_page, batch_id))
 
 
 @bp.route("/qc/batches/<int:batch_id>/exceptional-release", methods=["POST"])
 @role_required("qa")
 def exceptional_release(batch_id: int):
-    data, errors = parse_form(ExceptionalRequestSchema())
-    if errors:
-        return _review_page(batch_id, 400, errors)
-    try:
-        services.request_exceptional_release(batch_services.get_batch(batch_id), data,
-                                             current_actor_user())
-    except DomainError as refusal:
-        return _review_page(batch_id, _refused(refusal))
-    flash("Exceptional release signed (1st of 2): a second QA officer must sign.", "success")
-    return _back(batch_id)
+    return submit(ExceptionalRequestSchema(), lambda data, user: (
+                      services.request_exceptional_release(batch_services.get_batch(batch_id),
+                                                           data, user)),
+                  done=Done("Exceptional release signed (1st of 2): a second QA officer must "
+                            "sign.", _review_url(batch_id)),
+                  page=partial(_review_page, batch_id))
 
 
 @bp.route("/qc/batches/<int:batch_id>/exceptional-release/approve", methods=["POST"])
 @role_required("qa")
 def approve_exceptional_release(batch_id: int):
-    data, errors = parse_form(ExceptionalApproveSchema())
-    if errors:
-        return _review_page(batch_id, 400, errors)
-    try:
-        services.approve_exceptional_release(batch_services.get_batch(batch_id),
-                                             data["password"], data["meaning"],
-                                             current_actor_user())
-    except DomainError as refusal:
-        return _review_page(batch_id, _refused(refusal))
-    flash("Released for urgent medical need (2 of 2 signatures).", "success")
-    return _back(batch_id)
+    return submit(ExceptionalApproveSchema(), lambda data, user: (
+                      services.approve_exceptional_release(batch_services.get_batch(batch_id),
+                                                           data["password"], data["meaning"],
+                                                           user)),
+                  done=Done("Released for urgent medical need (2 of 2 signatures).",
+                            _review_url(batch_id)),
+                  page=partial(_review_page, batch_id))
 
 
 # -- deviations ------------------------------------------------------------------------------
@@ -248,16 +203,19 @@ def deviation_list():
         open_only=None if show == "all" else True))
 
 
+def _deviation_url(deviation_id: int) -> str:
+    return url_for("qc.deviation_page", deviation_id=deviation_id)
+
+
 @bp.route("/qc/batches/<int:batch_id>/deviations", methods=["POST"])
 @role_required(*WRITERS)
 def open_deviation(batch_id: int):
-    data, errors = parse_form(DeviationCreateSchema())
-    if errors:
-        return _review_page(batch_id, 400, errors)
-    deviation = services.open_deviation(batch_services.get_batch(batch_id), data["description"],
-                                        current_actor_user())
-    flash(f"Deviation DEV-{deviation.id} opened.", "success")
-    return redirect(url_for("qc.deviation_page", deviation_id=deviation.id))
+    batch = batch_services.get_batch(batch_id)
+    return submit(DeviationCreateSchema(), lambda data, user: services.open_deviation(
+                      batch, data["description"], user),
+                  done=lambda deviation: Done(f"Deviation DEV-{deviation.id} opened.",
+                                              _deviation_url(deviation.id)),
+                  page=partial(_review_page, batch_id))
 
 
 def _deviation_page(deviation_id: int, status: int = 200, errors: dict | None = None):
@@ -275,28 +233,17 @@ def deviation_page(deviation_id: int):
 @bp.route("/qc/deviations/<int:deviation_id>/investigation", methods=["POST"])
 @role_required(*WRITERS)
 def investigation(deviation_id: int):
-    data, errors = parse_form(InvestigationSchema())
-    if errors:
-        return _deviation_page(deviation_id, 400, errors)
-    try:
-        services.record_investigation(services.get_deviation(deviation_id),
-                                      data["investigation"], current_actor_user())
-    except DomainError as refusal:
-        return _deviation_page(deviation_id, _refused(refusal))
-    flash("Investigation recorded.", "success")
-    return redirect(url_for("qc.deviation_page", deviation_id=deviation_id))
+    return submit(InvestigationSchema(), lambda data, user: services.record_investigation(
+                      services.get_deviation(deviation_id), data["investigation"], user),
+                  done=Done("Investigation recorded.", _deviation_url(deviation_id)),
+                  page=partial(_deviation_page, deviation_id))
 
 
 @bp.route("/qc/deviations/<int:deviation_id>/close", methods=["POST"])
 @role_required("qa")
 def close_deviation(deviation_id: int):
-    data, errors = parse_form(DeviationCloseSchema())
-    if errors:
-        return _deviation_page(deviation_id, 400, errors)
-    try:
-        services.close_deviation(services.get_deviation(deviation_id), data["disposition"],
-                                 data["password"], data["meaning"], current_actor_user())
-    except DomainError as refusal:
-        return _deviation_page(deviation_id, _refused(refusal))
-    flash(f"DEV-{deviation_id} closed.", "success")
-    return redirect(url_for("qc.deviation_page", deviation_id=deviation_id))
+    return submit(DeviationCloseSchema(), lambda data, user: services.close_deviation(
+                      services.get_deviation(deviation_id), data["disposition"],
+                      data["password"], data["meaning"], user),
+                  done=Done(f"DEV-{deviation_id} closed.", _deviation_url(deviation_id)),
+                  page=partial(_deviation_page, deviation_id))

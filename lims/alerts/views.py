@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from typing import NoReturn
+
+from flask import Blueprint, render_template, request, url_for
 
 from lims.alerts import services
 from lims.alerts.api import AcknowledgeSchema
@@ -10,6 +12,7 @@ from lims.auth.forms import ActionForm
 from lims.auth.guard import current_actor_user
 from lims.errors import BadRequest
 from lims.extension_points import entity_url
+from lims.web.forms import Done, refuse_on_error_page, submit
 
 bp = Blueprint("alerts", __name__)
 
@@ -29,13 +32,15 @@ def index():
                            entity_url=entity_url, action=ActionForm())
 
 
+def _comment_required(_status: int, _errors: dict) -> NoReturn:
+    raise BadRequest("Acknowledging an alert needs a comment.",
+                     details={"fields": {"comment": "required"}})
+
+
 @bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
 def acknowledge(alert_id: int):
-    user = current_actor_user()
-    errors = AcknowledgeSchema().validate({"comment": request.form.get("comment", "")})
-    if errors:
-        raise BadRequest("Acknowledging an alert needs a comment.",
-                         details={"fields": {"comment": "required"}})
-    services.acknowledge(services.get_alert(alert_id), user, request.form["comment"])
-    flash("Alert acknowledged.", "success")
-    return redirect(request.referrer or url_for("alerts.index"))
+    """From the dashboard or the alerts page, and back there; a refusal shows the error page."""
+    return submit(AcknowledgeSchema(), lambda data, user: services.acknowledge(
+                      services.get_alert(alert_id), user, data["comment"]),
+                  done=Done("Alert acknowledged.", request.referrer or url_for("alerts.index")),
+                  page=_comment_required, on_refusal=refuse_on_error_page)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask, current_app
 from flask_login import current_user
 
 from lims.auth.forms import ActionForm
-from lims.config import lab_timezone
 from lims.extension_points import NavItem, add_nav, points
 
 
@@ -22,15 +19,7 @@ def _layout_context() -> dict:
     }
 
 
-def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
-    """Show a stored UTC time in the lab's configured time zone (``TIMEZONE``)."""
-    if value is None:
-        return ""
-    return value.astimezone(lab_timezone()).strftime(fmt)
-
-
 def init_app(app: Flask) -> None:
-    app.add_template_filter(localtime, "localtime")
     add_nav(app, NavItem("Dashboard", "web.dashboard", order=0))
     add_nav(app, NavItem("Alerts", "alerts.index", order=800))
     add_nav(app, NavItem("Users", "auth.users", frozenset({"admin"}), order=900))

@@ -132,7 +132,10 @@ def test_sweep_changes_are_audited_as_the_scheduler(app, runner, causes, client,
 def test_times_are_shown_in_the_lab_time_zone(app):
     from datetime import UTC, datetime
 
-    from lims.web.nav import localtime
+    from lims.web.filters import local
+
+    def localtime(value):  # as the alerts list shows it: with the zone
+        return local(value, "%Y-%m-%d %H:%M %Z")
 
     app.config["TIMEZONE"] = "Europe/Prague"
     with app.app_context():
