@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, g
 from flask_sqlalchemy import SQLAlchemy
@@ -39,13 +39,11 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 if TYPE_CHECKING:
-    from flask_sqlalchemy.query import Query
 
     class Model(Base):
         """What ``db.Model`` is at run time, spelled as a class the type checker can see."""
 
         __abstract__ = True
-        query: ClassVar[Query]
 else:
     #: The base of every model: ``class Batch(Audited, Model)``.
     Model = db.Model
@@ -83,10 +81,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return as_utc(value)
 
 
-E = TypeVar("E", bound=StrEnum)
+EnumT = TypeVar("EnumT", bound=StrEnum)
 
 
-class EnumString(TypeDecorator[E]):
+class EnumString(TypeDecorator[EnumT]):
     """A state column typed by its :class:`StrEnum`, stored as the member's value in
     ``VARCHAR(length)`` (the schema is a plain string plus the model's CheckConstraint).
 
@@ -98,12 +96,12 @@ class EnumString(TypeDecorator[E]):
     impl = String
     cache_ok = True
 
-    def __init__(self, enum: type[E], length: int) -> None:
+    def __init__(self, enum: type[EnumT], length: int) -> None:
         super().__init__(length)
         self.enum = enum
         self.length = length
 
-    def coerce(self, value: E | str | None) -> E | None:
+    def coerce(self, value: EnumT | str | None) -> EnumT | None:
         if value is None or isinstance(value, self.enum):
             return value
         try:
@@ -113,18 +111,18 @@ class EnumString(TypeDecorator[E]):
             raise ValueError(f"{value!r} is not a {self.enum.__name__} (one of {allowed})") \
                 from None
 
-    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+    def process_bind_param(self, value: EnumT | str | None, dialect: Dialect) -> str | None:
         member = self.coerce(value)
         return None if member is None else member.value
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+    def process_result_value(self, value: str | None, dialect: Dialect) -> EnumT | None:
         return self.coerce(value)
 
-    def copy(self, **kw: Any) -> EnumString[E]:
+    def copy(self, **kw: Any) -> EnumString[EnumT]:
         return EnumString(self.enum, self.length)
 
     @property
-    def python_type(self) -> type[E]:
+    def python_type(self) -> type[EnumT]:
         return self.enum
 
 

@@ -109,7 +109,8 @@ def review_result(result: QcResult, user: User) -> QcResult:
         reasons.append("the analyst cannot review their own result")
     if result.corrected_by_id == user.id:
         reasons.append("whoever corrected the result cannot review it")
-    if result.reviewed_by is not None:  # reviewed_at and reviewed_by are set together
+    # reviewed_at and reviewed_by are set together (CheckConstraint reviewed_by)
+    if result.reviewed_at is not None and result.reviewed_by is not None:
         reasons.append(f"the result was already reviewed by {result.reviewed_by.username}")
     if reasons:
         raise Conflict("The result cannot be reviewed by you.", reasons)
