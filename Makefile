@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine (see README):
 #   make run    install, create/upgrade the SQLite database, seed demo data, serve on :5000
-#   make test   install, lint (ruff, import direction), run the whole test suite
+#   make test   install, lint (ruff, import direction, mypy), run the whole test suite
 #               (unit, browser e2e, API fuzz, load/crash; `make test-fast` skips the last three)
 PYTHON ?= python3
 VENV ?= .venv
@@ -32,6 +32,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/python tools/typecheck.py
 
 pytest: install
 	$(BIN)/pytest -q $(PYTEST_ARGS)

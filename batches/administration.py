@@ -19,7 +19,7 @@ from typing import Any
 from batches.common import refuse_future
 from batches.custody import append_event, last_event, lock_dose, scan_problem
 from batches.custody_rules import event_refusals
-from batches.models import CustodyEvent, Dose, DoseStatus
+from batches.models import BatchStatus, CustodyEvent, Dose, DoseStatus
 from lims import audit, clock
 from lims.alerts.models import AlertKind
 from lims.alerts.services import Cause, raise_alert
@@ -44,7 +44,7 @@ def identity_mismatches(dose: Dose, scanned_code: str, patient_code: str,
     if patient_date_of_birth != recipient.date_of_birth:
         reasons.append(f"date of birth {patient_date_of_birth.isoformat()} is not the intended "
                        "recipient's")
-    if dose.batch.status != "released":
+    if dose.batch.status != BatchStatus.released:
         reasons.append(f"the batch {dose.batch.batch_number} is "
                        f"{dose.batch.status.replace('_', ' ')}, not released")
     elif dose.status in (DoseStatus.rejected, DoseStatus.disposed, DoseStatus.administered):

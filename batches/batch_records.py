@@ -104,8 +104,8 @@ def register_batch(data: dict[str, Any], user: User) -> Batch:
     number = next_number(f"BATCH {product.code} {year}")
     batch = Batch(batch_number=f"{product.code}-{year}-{number:05d}",
                   collection_id=collection.id, product_id=product.id, template_id=template.id,
-                  origin=origin.value, recipient_id=recipient.id,
-                  status=BatchStatus.registered.value, registered_by_id=user.id)
+                  origin=origin, recipient_id=recipient.id,
+                  status=BatchStatus.registered, registered_by_id=user.id)
     db.session.add(batch)
     db.session.flush()
     return batch
@@ -117,7 +117,7 @@ def quarantine_reasons(batch: Batch) -> list[str]:
     if batch.origin != Origin.allogeneic:
         return []
     donor = batch.collection.subject
-    status = donor.donor_status or DonorStatus.unscreened.value
+    status = donor.donor_status or DonorStatus.unscreened
     if status != DonorStatus.eligible:
         return [f"donor {donor.code} is {status}"]
     screening = latest_donor_screening(donor)
@@ -166,7 +166,7 @@ def move(batch: Batch, action: Action) -> BatchStatus:
                                        before_hold=batch.status_before_hold)
     except TransitionRefused as refused:
         raise Conflict(f"Batch {batch.batch_number}: {refused}", refused.reasons) from None
-    batch.status = target.value
+    batch.status = target
     return target
 
 
@@ -207,7 +207,7 @@ def mark_released(batch: Batch, signature: Signature) -> Batch:
     move(batch, Action.release)
     batch.release_signature_id = signature.id
     for dose in batch.doses:
-        dose.status = DoseStatus.released.value
+        dose.status = DoseStatus.released
     db.session.flush()
     return batch
 
@@ -223,9 +223,9 @@ def mark_rejected(batch: Batch, signature: Signature, reason: str) -> Batch:
     batch.rejection_reason = reason
     for step in batch.steps:
         if step.status == StepStatus.pending:
-            step.status = StepStatus.cancelled.value
+            step.status = StepStatus.cancelled
             step.cancel_reason = "batch rejected"
     for dose in batch.doses:
-        dose.status = DoseStatus.rejected.value
+        dose.status = DoseStatus.rejected
     db.session.flush()
     return batch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from lims import clock
 from lims.config import lab_timezone
@@ -50,19 +50,20 @@ def next_number(scope: str) -> int:
     transaction ends; SQLite serialises writers with ``BEGIN IMMEDIATE``.
     Unique constraints on what the number makes (DIN, batch number) back it up.
     """
+    from sqlalchemy.dialects import postgresql, sqlite
+
     from batches.models import SequenceCounter
 
     session = db.session()
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(postgresql.insert(SequenceCounter).values(scope=scope, last_value=0)
+                        .on_conflict_do_nothing(index_elements=["scope"]))
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(SequenceCounter).values(scope=scope, last_value=0)
-                    .on_conflict_do_nothing(index_elements=["scope"]))
+        session.execute(sqlite.insert(SequenceCounter).values(scope=scope, last_value=0)
+                        .on_conflict_do_nothing(index_elements=["scope"]))
     current = session.execute(select(SequenceCounter.last_value)
                               .where(SequenceCounter.scope == scope).with_for_update()).scalar_one()
     value = current + 1
-    session.execute(SequenceCounter.__table__.update()
-                    .where(SequenceCounter.scope == scope).values(last_value=value))
+    session.execute(update(SequenceCounter).where(SequenceCounter.scope == scope)
+                    .values(last_value=value).execution_options(synchronize_session=False))
     return value

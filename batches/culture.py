@@ -44,9 +44,8 @@ from lims.db import db
 from lims.errors import BadRequest, Conflict
 
 MEASURED = ("cell_count", "viability_pct", "confluence_pct", "media_lot", "incubator", "notes")
-CLOSING_STEPS = frozenset({StepType.harvest.value})
-STEP_WORK_STATES = (BatchStatus.in_culture.value, BatchStatus.on_hold.value,
-                    BatchStatus.registered.value)
+CLOSING_STEPS = frozenset({StepType.harvest})
+STEP_WORK_STATES = (BatchStatus.in_culture, BatchStatus.on_hold, BatchStatus.registered)
 """Batch states whose pending steps are still work to do (leaving them ends the work)."""
 
 
@@ -145,7 +144,7 @@ def log_step(batch: Batch, data: dict[str, Any], user: User) -> CultureStep:
     if data.get("passage") is not None and step_type is not StepType.passage:
         raise BadRequest("A passage number belongs to passage steps only.",
                          details={"fields": {"passage": ["only for type passage"]}})
-    reasons = step_refusals(step_type.value, batch.status, before_hold=batch.status_before_hold)
+    reasons = step_refusals(step_type, batch.status, before_hold=batch.status_before_hold)
     passage = None
     if step_type is StepType.passage:
         passage = data.get("passage") or current_passage(batch) + 1
@@ -154,12 +153,12 @@ def log_step(batch: Batch, data: dict[str, Any], user: User) -> CultureStep:
         raise Conflict(f"The {step_type.value.replace('_', ' ')} step cannot be logged.", reasons)
 
     step = db.session.scalar(select(CultureStep).where(
-        CultureStep.batch_id == batch.id, CultureStep.type == step_type.value,
+        CultureStep.batch_id == batch.id, CultureStep.type == step_type,
         CultureStep.status == StepStatus.pending).order_by(CultureStep.due_at).limit(1))
     if step is None:
-        step = CultureStep(batch_id=batch.id, type=step_type.value)
+        step = CultureStep(batch_id=batch.id, type=step_type)
         db.session.add(step)
-    step.status = StepStatus.done.value
+    step.status = StepStatus.done
     step.performed_at = performed_at
     step.performed_by_id = user.id
     step.recorded_at = now
@@ -168,11 +167,11 @@ def log_step(batch: Batch, data: dict[str, Any], user: User) -> CultureStep:
     for key in MEASURED:
         if data.get(key) is not None:
             setattr(step, key, data[key])
-    action = step_action(step_type.value, batch.status)
+    action = step_action(step_type, batch.status)
     if action is not None:
         move(batch, action)
     db.session.flush()
-    _schedule_after(batch, step)
+    _schedule_after(batch, step, performed_at)
     db.session.flush()
     return step
 
@@ -182,17 +181,17 @@ def _pending(batch: Batch) -> list[CultureStep]:
         CultureStep.batch_id == batch.id, CultureStep.status == StepStatus.pending)))
 
 
-def _schedule_after(batch: Batch, done: CultureStep) -> None:
+def _schedule_after(batch: Batch, done: CultureStep, performed_at: datetime) -> None:
     if done.type in CLOSING_STEPS:
         for step in _pending(batch):
-            step.status = StepStatus.cancelled.value
+            step.status = StepStatus.cancelled
             step.cancel_reason = f"{done.type} performed"
         return
     pending = {step.type: step for step in _pending(batch)}
     for rule in batch.template.rules:
         if rule.after_step != done.type:
             continue
-        due_at = done.performed_at + timedelta(hours=rule.interval_hours)
+        due_at = performed_at + timedelta(hours=rule.interval_hours)
         existing = pending.get(rule.next_step)
         if existing is not None:
             if existing.due_at != due_at:
@@ -200,7 +199,7 @@ def _schedule_after(batch: Batch, done: CultureStep) -> None:
                 existing.grace_hours = rule.grace_hours
         else:
             step = CultureStep(batch_id=batch.id, type=rule.next_step,
-                               status=StepStatus.pending.value, due_at=due_at,
+                               status=StepStatus.pending, due_at=due_at,
                                grace_hours=rule.grace_hours)
             db.session.add(step)
             pending[rule.next_step] = step
@@ -253,12 +252,13 @@ def step_state(step: CultureStep, now: datetime | None = None) -> str:
     now = now or clock.utcnow()
     if step.overdue_at is not None and step.overdue_at < now:
         return "overdue"
-    return StepStatus.pending.value
+    return StepStatus.pending
 
 
 def is_due(step: CultureStep, now: datetime | None = None) -> bool:
     now = now or clock.utcnow()
-    return step.status == StepStatus.pending and step.due_at <= now
+    # a pending step always has its due_at (CheckConstraint pending_is_due)
+    return step.status == StepStatus.pending and step.due_at is not None and step.due_at <= now
 
 
 def due_steps(until: datetime | None = None) -> list[CultureStep]:

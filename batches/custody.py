@@ -36,7 +36,7 @@ def record_first_custody(*, event: CustodyEventType, occurred_at: datetime, user
                          temperature_c: float | None = None) -> CustodyEvent:
     custody = CustodyEvent(
         dose_id=dose.id if dose else None, collection_id=collection.id if collection else None,
-        event=event.value, to_location=to_location, to_person=to_person,
+        event=event, to_location=to_location, to_person=to_person,
         occurred_at=occurred_at, temperature_c=temperature_c, recorded_by_id=user.id)
     db.session.add(custody)
     db.session.flush()

@@ -27,39 +27,47 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-FIRST_EVENT = "stored"
-FINAL_EVENTS = frozenset({"administered", "disposed"})
+from batches.lifecycle import BatchStatus
+from batches.states import CustodyEventType, DoseStatus
 
-NEXT_EVENTS: dict[str, frozenset[str]] = {
-    "stored": frozenset({"retrieved"}),
-    "retrieved": frozenset({"stored", "shipped", "thawed", "administered"}),
-    "shipped": frozenset({"delivered", "received"}),
-    "delivered": frozenset({"received", "stored", "thawed", "administered"}),
-    "received": frozenset({"stored", "thawed", "administered"}),
-    "thawed": frozenset({"administered"}),
-    "administered": frozenset(),
-    "disposed": frozenset(),
+E = CustodyEventType
+
+FIRST_EVENT = E.stored
+FINAL_EVENTS = frozenset({E.administered, E.disposed})
+
+NEXT_EVENTS: dict[str, frozenset[CustodyEventType]] = {
+    E.stored: frozenset({E.retrieved}),
+    E.retrieved: frozenset({E.stored, E.shipped, E.thawed, E.administered}),
+    E.shipped: frozenset({E.delivered, E.received}),
+    E.delivered: frozenset({E.received, E.stored, E.thawed, E.administered}),
+    E.received: frozenset({E.stored, E.thawed, E.administered}),
+    E.thawed: frozenset({E.administered}),
+    E.administered: frozenset(),
+    E.disposed: frozenset(),
 }
 """Allowed next events after each event (``disposed`` is added for every non-final state)."""
 
-HANDOFF_EVENTS = ("retrieved", "shipped", "delivered", "received", "stored", "thawed", "disposed")
+HANDOFF_EVENTS = (E.retrieved, E.shipped, E.delivered, E.received, E.stored, E.thawed,
+                  E.disposed)
 """Events recorded through the custody endpoint (administration has its own)."""
 
-RELEASE_NEEDED = frozenset({"shipped", "administered"})
+RELEASE_NEEDED = frozenset({E.shipped, E.administered})
 """Events a dose may only undergo once its batch is released."""
 
-DOSE_STATUS_AFTER = {"shipped": "shipped", "delivered": "delivered", "received": "delivered",
-                     "administered": "administered", "disposed": "disposed"}
+DOSE_STATUS_AFTER: dict[str, DoseStatus] = {
+    E.shipped: DoseStatus.shipped, E.delivered: DoseStatus.delivered,
+    E.received: DoseStatus.delivered, E.administered: DoseStatus.administered,
+    E.disposed: DoseStatus.disposed}
 """The dose status an event moves the dose to; other events leave the status as it is."""
 
 
-def allowed_next(last_event: str | None) -> frozenset[str]:
+def allowed_next(last_event: str | None) -> frozenset[CustodyEventType]:
     """Events allowed after ``last_event`` (``None``: the dose has no event yet)."""
     if last_event is None:
         return frozenset({FIRST_EVENT})
     allowed = NEXT_EVENTS.get(last_event, frozenset())
     if last_event not in FINAL_EVENTS:
-        allowed = allowed | {"disposed"}
+        allowed = allowed | {E.disposed}
     return allowed
 
 
@@ -70,9 +78,9 @@ def event_refusals(event: str, last_event: str | None, *, batch_status: str) -> 
     facility (``shipped``) or is administered only once its batch is released.
     """
     reasons: list[str] = []
-    if batch_status == "rejected" and event != "disposed":
+    if batch_status == BatchStatus.rejected and event != E.disposed:
         reasons.append("the batch is rejected: its doses can only be disposed")
-    elif event in RELEASE_NEEDED and batch_status != "released":
+    elif event in RELEASE_NEEDED and batch_status != BatchStatus.released:
         reasons.append(f"the batch is {batch_status.replace('_', ' ')}, not released: "
                        f"a dose is {event} only after release")
     if event not in allowed_next(last_event):

@@ -96,7 +96,7 @@ def formulate(batch: Batch, data: dict[str, Any], user: User) -> list[Dose]:
                     container=data.get("container") or product.default_container,
                     storage_temperature=data.get("storage_temperature")
                     or product.storage_temperature,
-                    expires_at=expires_at, status=DoseStatus.quarantined.value,
+                    expires_at=expires_at, status=DoseStatus.quarantined,
                     formulated_by_id=user.id, formulated_at=now)
         db.session.add(dose)
         doses.append(dose)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from batches.states import StepType
+
 
 class BatchStatus(StrEnum):
     registered = "registered"
@@ -36,7 +38,7 @@ class Action(StrEnum):
     resume = "resume"  # QA, with a reason; back to the status before the hold
 
 
-S, A = BatchStatus, Action
+S, A, T = BatchStatus, Action, StepType
 
 ACTIVE = frozenset({S.registered, S.in_culture, S.harvested, S.qc_review})
 """States from which a batch can be put on hold or rejected."""
@@ -54,22 +56,22 @@ TRANSITIONS: dict[tuple[BatchStatus, Action], BatchStatus] = {
 """(from, action) → to. ``resume`` is the one move whose target is data: the pre-hold state."""
 
 STEP_STATES: dict[str, frozenset[BatchStatus]] = {
-    "seeding": frozenset({S.registered, S.in_culture}),
-    "media_change": frozenset({S.in_culture}),
-    "feeding": frozenset({S.in_culture}),
-    "passage": frozenset({S.in_culture}),
-    "harvest": frozenset({S.in_culture}),
-    "cryopreservation": frozenset({S.harvested, S.qc_review}),
+    T.seeding: frozenset({S.registered, S.in_culture}),
+    T.media_change: frozenset({S.in_culture}),
+    T.feeding: frozenset({S.in_culture}),
+    T.passage: frozenset({S.in_culture}),
+    T.harvest: frozenset({S.in_culture}),
+    T.cryopreservation: frozenset({S.harvested, S.qc_review}),
 }
 """In which states each culture step type can be logged."""
 
-MAINTENANCE_ON_HOLD = frozenset({"media_change", "feeding"})
+MAINTENANCE_ON_HOLD = frozenset({T.media_change, T.feeding})
 """Steps that keep cells alive and may be logged while the batch is on hold
 (when it was in culture before the hold); every other step waits for the resume."""
 
 STEP_ACTIONS: dict[tuple[str, BatchStatus], Action] = {
-    ("seeding", S.registered): A.start_culture,
-    ("harvest", S.in_culture): A.harvest,
+    (T.seeding, S.registered): A.start_culture,
+    (T.harvest, S.in_culture): A.harvest,
 }
 """Steps that move the batch: the first seeding and the harvest (SPEC §7)."""
 

@@ -1,7 +1,8 @@
 """Subjects, screening, collections, batches, process templates, culture steps, doses
 and custody events (SPEC §2, §3).
 
-States are string enums tied to their timestamps and signers by CheckConstraints,
+States are string enums (:mod:`batches.states`, :class:`BatchStatus`) in enum-typed
+columns (:class:`lims.db.EnumString`), tied to their timestamps and signers by CheckConstraints,
 so the database itself refuses, e.g., an eligible donor screening without a QA
 signature or a batch on hold without a reason. Every GMP record mixes in
 :class:`lims.audit.Audited`: each insert and update leaves an audit entry.
@@ -10,7 +11,6 @@ signature or a batch on hold without a reason. Every GMP record mixes in
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -29,87 +29,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from batches.lifecycle import BatchStatus
+from batches.states import (
+    CustodyEventType,
+    DonorStatus,
+    DoseStatus,
+    MarkerResult,
+    Origin,
+    RecipientStatus,
+    Source,
+    StepStatus,
+    StepType,
+    SubjectKind,
+)
 from lims.audit import Audited
 from lims.auth.models import Signature, User
 from lims.clock import now_utc
-from lims.db import UTCDateTime, db, enum_check
-
-
-class SubjectKind(StrEnum):
-    patient = "patient"
-    donor = "donor"
-
-
-class RecipientStatus(StrEnum):
-    unscreened = "unscreened"
-    cleared = "cleared"
-    contraindicated = "contraindicated"
-
-
-class DonorStatus(StrEnum):
-    unscreened = "unscreened"
-    incomplete = "incomplete"
-    ineligible = "ineligible"
-    eligible = "eligible"
-
-
-class MarkerResult(StrEnum):
-    negative = "negative"
-    reactive = "reactive"
-    pending = "pending"
-
-
-class Source(StrEnum):
-    bone_marrow = "bone_marrow"
-    adipose = "adipose"
-    umbilical_cord = "umbilical_cord"
-    cord_blood = "cord_blood"
-    apheresis = "apheresis"
-
-
-class Origin(StrEnum):
-    autologous = "autologous"
-    allogeneic = "allogeneic"
-
-
-class StepType(StrEnum):
-    seeding = "seeding"
-    media_change = "media_change"
-    feeding = "feeding"
-    passage = "passage"
-    harvest = "harvest"
-    cryopreservation = "cryopreservation"
-
-
-class StepStatus(StrEnum):
-    """Stored states; ``overdue`` is derived (pending and past due_at + grace)."""
-
-    pending = "pending"
-    done = "done"
-    cancelled = "cancelled"
-
-
-class DoseStatus(StrEnum):
-    quarantined = "quarantined"
-    released = "released"
-    rejected = "rejected"
-    shipped = "shipped"
-    delivered = "delivered"
-    administered = "administered"
-    disposed = "disposed"
-
-
-class CustodyEventType(StrEnum):
-    collected = "collected"
-    received = "received"
-    stored = "stored"
-    retrieved = "retrieved"
-    shipped = "shipped"
-    delivered = "delivered"
-    thawed = "thawed"
-    administered = "administered"
-    disposed = "disposed"
-
+from lims.db import EnumString, Model, UTCDateTime, enum_check
 
 # Recipient contraindications (SPEC §2 / §7 codes) and donor markers.
 CONTRAINDICATIONS = (
@@ -120,7 +55,7 @@ MARKERS = ("hiv_1", "hiv_2", "hbsag", "anti_hbc", "hcv_antibody", "hcv_nat", "sy
            "htlv", "cmv")
 
 
-class Subject(Audited, db.Model):
+class Subject(Audited, Model):
     """A patient or a donor, known by a pseudonymised code (SPEC §2)."""
 
     __tablename__ = "subject"
@@ -137,18 +72,19 @@ class Subject(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[SubjectKind] = mapped_column(EnumString(SubjectKind, 10))
     initials: Mapped[str] = mapped_column(String(5))
     date_of_birth: Mapped[date] = mapped_column(Date)
-    recipient_status: Mapped[str | None] = mapped_column(String(20))
-    donor_status: Mapped[str | None] = mapped_column(String(20))
+    recipient_status: Mapped[RecipientStatus | None] = mapped_column(
+        EnumString(RecipientStatus, 20))
+    donor_status: Mapped[DonorStatus | None] = mapped_column(EnumString(DonorStatus, 20))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     created_by: Mapped[User] = relationship()
 
 
-class RecipientScreening(Audited, db.Model):
+class RecipientScreening(Audited, Model):
     """One recipient screening: the six contraindications of SPEC §2, each present or not."""
 
     __tablename__ = "recipient_screening"
@@ -164,7 +100,7 @@ class RecipientScreening(Audited, db.Model):
     unstable_mental_state: Mapped[bool] = mapped_column(Boolean)
     acute_inflammation: Mapped[bool] = mapped_column(Boolean)
     clotting_disorder: Mapped[bool] = mapped_column(Boolean)
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[RecipientStatus] = mapped_column(EnumString(RecipientStatus, 20))
     screened_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     screened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
@@ -176,7 +112,7 @@ class RecipientScreening(Audited, db.Model):
         return [code for code in CONTRAINDICATIONS if getattr(self, code)]
 
 
-class DonorScreening(Audited, db.Model):
+class DonorScreening(Audited, Model):
     """Infectious-disease markers of one donor specimen; QA signs the eligibility (SPEC §2)."""
 
     __tablename__ = "donor_screening"
@@ -190,16 +126,16 @@ class DonorScreening(Audited, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
     specimen_collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    hiv_1: Mapped[str] = mapped_column(String(10))
-    hiv_2: Mapped[str] = mapped_column(String(10))
-    hbsag: Mapped[str] = mapped_column(String(10))
-    anti_hbc: Mapped[str] = mapped_column(String(10))
-    hcv_antibody: Mapped[str] = mapped_column(String(10))
-    hcv_nat: Mapped[str] = mapped_column(String(10))
-    syphilis: Mapped[str] = mapped_column(String(10))
-    htlv: Mapped[str] = mapped_column(String(10))
-    cmv: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20))
+    hiv_1: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    hiv_2: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    hbsag: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    anti_hbc: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    hcv_antibody: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    hcv_nat: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    syphilis: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    htlv: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    cmv: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    status: Mapped[DonorStatus] = mapped_column(EnumString(DonorStatus, 20))
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     eligibility_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
@@ -210,7 +146,7 @@ class DonorScreening(Audited, db.Model):
     eligibility_signature: Mapped[Signature | None] = relationship()
 
     @property
-    def markers(self) -> dict[str, str]:
+    def markers(self) -> dict[str, MarkerResult]:
         return {marker: getattr(self, marker) for marker in MARKERS}
 
     @property
@@ -222,7 +158,7 @@ class DonorScreening(Audited, db.Model):
         return [m for m, v in self.markers.items() if v == MarkerResult.pending]
 
 
-class SequenceCounter(db.Model):
+class SequenceCounter(Model):
     """The last number handed out in a scope, e.g. ``DIN Z9999 2026`` (locked FOR UPDATE).
 
     Together with the unique constraints on DINs and batch numbers it makes sure
@@ -235,7 +171,7 @@ class SequenceCounter(db.Model):
     last_value: Mapped[int] = mapped_column(Integer)
 
 
-class Collection(Audited, db.Model):
+class Collection(Audited, Model):
     """A harvest or donation, identified by its ISBT 128 DIN (SPEC §2, §6)."""
 
     __tablename__ = "collection"
@@ -247,7 +183,7 @@ class Collection(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    source: Mapped[str] = mapped_column(String(20))
+    source: Mapped[Source] = mapped_column(EnumString(Source, 20))
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
     collected_by: Mapped[str] = mapped_column(String(200))
     volume_ml: Mapped[float] = mapped_column(Float)
@@ -262,7 +198,7 @@ class Collection(Audited, db.Model):
     recorded_by: Mapped[User] = relationship()
 
 
-class Product(Audited, db.Model):
+class Product(Audited, Model):
     """A cell product (MSC, NK…) as data: ISBT 128 description code, storage, shelf life."""
 
     __tablename__ = "product"
@@ -278,7 +214,7 @@ class Product(Audited, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class ProcessTemplate(Audited, db.Model):
+class ProcessTemplate(Audited, Model):
     """A product's culture process as data (SPEC §2): step rules and the maximum passage.
 
     Templates are versioned: an admin's edit makes a new version, and running
@@ -304,7 +240,7 @@ class ProcessTemplate(Audited, db.Model):
         back_populates="template", order_by="TemplateRule.id")
 
 
-class TemplateRule(Audited, db.Model):
+class TemplateRule(Audited, Model):
     """After a step of type ``after_step`` is performed, ``next_step`` is due in
     ``interval_hours`` (late after ``grace_hours`` more)."""
 
@@ -318,15 +254,15 @@ class TemplateRule(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("process_template.id"), index=True)
-    after_step: Mapped[str] = mapped_column(String(20))
-    next_step: Mapped[str] = mapped_column(String(20))
+    after_step: Mapped[StepType] = mapped_column(EnumString(StepType, 20))
+    next_step: Mapped[StepType] = mapped_column(EnumString(StepType, 20))
     interval_hours: Mapped[int] = mapped_column(Integer)
     grace_hours: Mapped[int] = mapped_column(Integer)
 
     template: Mapped[ProcessTemplate] = relationship(back_populates="rules")
 
 
-class Batch(Audited, db.Model):
+class Batch(Audited, Model):
     """A lot made from one collection, following one process template (SPEC §2, §3)."""
 
     __tablename__ = "batch"
@@ -350,10 +286,11 @@ class Batch(Audited, db.Model):
     collection_id: Mapped[int] = mapped_column(ForeignKey("collection.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
     template_id: Mapped[int] = mapped_column(ForeignKey("process_template.id"))
-    origin: Mapped[str] = mapped_column(String(12))
+    origin: Mapped[Origin] = mapped_column(EnumString(Origin, 12))
     recipient_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    status: Mapped[str] = mapped_column(String(12), index=True)
-    status_before_hold: Mapped[str | None] = mapped_column(String(12))
+    status: Mapped[BatchStatus] = mapped_column(EnumString(BatchStatus, 12), index=True)
+    status_before_hold: Mapped[BatchStatus | None] = mapped_column(
+        EnumString(BatchStatus, 12))
     hold_reason: Mapped[str | None] = mapped_column(Text)
     registered_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
@@ -375,7 +312,7 @@ class Batch(Audited, db.Model):
     doses: Mapped[list[Dose]] = relationship(back_populates="batch", order_by="Dose.id")
 
 
-class CultureStep(Audited, db.Model):
+class CultureStep(Audited, Model):
     """A culture step: pending (scheduled by the template) or done (performed and measured).
 
     Measured values, once entered, change only as a correction with a reason.
@@ -408,8 +345,8 @@ class CultureStep(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"), index=True)
-    type: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10))
+    type: Mapped[StepType] = mapped_column(EnumString(StepType, 20))
+    status: Mapped[StepStatus] = mapped_column(EnumString(StepStatus, 10))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     grace_hours: Mapped[int | None] = mapped_column(Integer)
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -439,7 +376,7 @@ class CultureStep(Audited, db.Model):
         return value
 
 
-class Dose(Audited, db.Model):
+class Dose(Audited, Model):
     """A unit of a batch: DIN + product code + division (SPEC §2, §6)."""
 
     __tablename__ = "dose"
@@ -462,7 +399,7 @@ class Dose(Audited, db.Model):
     container: Mapped[str] = mapped_column(String(60))
     storage_temperature: Mapped[str] = mapped_column(String(60))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(12))
+    status: Mapped[DoseStatus] = mapped_column(EnumString(DoseStatus, 12))
     formulated_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     formulated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
@@ -472,7 +409,7 @@ class Dose(Audited, db.Model):
         back_populates="dose", order_by="CustodyEvent.id")
 
 
-class CustodyEvent(Audited, db.Model):
+class CustodyEvent(Audited, Model):
     """One handoff of a dose (or a collection) in its chain of custody (SPEC §2, §5)."""
 
     __tablename__ = "custody_event"
@@ -484,7 +421,7 @@ class CustodyEvent(Audited, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dose_id: Mapped[int | None] = mapped_column(ForeignKey("dose.id"), index=True)
     collection_id: Mapped[int | None] = mapped_column(ForeignKey("collection.id"), index=True)
-    event: Mapped[str] = mapped_column(String(20))
+    event: Mapped[CustodyEventType] = mapped_column(EnumString(CustodyEventType, 20))
     from_location: Mapped[str | None] = mapped_column(String(200))
     to_location: Mapped[str | None] = mapped_column(String(200))
     from_person: Mapped[str | None] = mapped_column(String(200))

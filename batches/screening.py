@@ -71,11 +71,11 @@ def register_subject(data: dict[str, Any], user: User) -> Subject:
                        [f"subject code {data['code']} exists"])
     kind = SubjectKind(data["kind"])
     subject = Subject(
-        code=data["code"], kind=kind.value, initials=data["initials"],
+        code=data["code"], kind=kind, initials=data["initials"],
         date_of_birth=data["date_of_birth"], created_by_id=user.id,
-        recipient_status=RecipientStatus.unscreened.value if kind is SubjectKind.patient
+        recipient_status=RecipientStatus.unscreened if kind is SubjectKind.patient
         else None,
-        donor_status=DonorStatus.unscreened.value if kind is SubjectKind.donor else None)
+        donor_status=DonorStatus.unscreened if kind is SubjectKind.donor else None)
     db.session.add(subject)
     db.session.flush()
     return subject
@@ -121,11 +121,11 @@ def screen_recipient(subject: Subject, contraindications: list[str], user: User
                          details={"fields": {"contraindications": [f"unknown: {unknown}"]}})
     present = set(contraindications)
     status = RecipientStatus.contraindicated if present else RecipientStatus.cleared
-    screening = RecipientScreening(subject_id=subject.id, status=status.value,
+    screening = RecipientScreening(subject_id=subject.id, status=status,
                                    screened_by_id=user.id,
                                    **{code: code in present for code in CONTRAINDICATIONS})
     db.session.add(screening)
-    subject.recipient_status = status.value
+    subject.recipient_status = status
     db.session.flush()
     return screening
 
@@ -191,10 +191,10 @@ def screen_donor(subject: Subject, specimen_collected_at: datetime, markers: dic
     status = donor_status_of(markers)
     screening = DonorScreening(subject_id=subject.id,
                                specimen_collected_at=specimen_collected_at,
-                               status=status.value, recorded_by_id=user.id,
+                               status=status, recorded_by_id=user.id,
                                **{m: markers[m] for m in MARKERS})
     db.session.add(screening)
-    subject.donor_status = status.value
+    subject.donor_status = status
     db.session.flush()
     return screening
 
@@ -221,15 +221,15 @@ def determine_eligibility(subject: Subject, password: str, meaning: str, user: U
         reasons += [f"marker {m} is still pending" for m in screening.pending_markers]
         if screening.status == DonorStatus.eligible:
             reasons.append("the donor is already signed eligible on this screening")
-    if reasons:
+    if reasons or screening is None:
         raise Conflict("The donor cannot be found eligible.", reasons)
     signature = sign(user, password, meaning, "donor_screening", screening.id,
                      screening_content(screening), allowed={Meaning.approval},
                      statement=f"Donor {subject.code} eligible")
-    screening.status = DonorStatus.eligible.value
+    screening.status = DonorStatus.eligible
     screening.eligibility_signature_id = signature.id
     screening.determined_at = signature.signed_at
-    subject.donor_status = DonorStatus.eligible.value
+    subject.donor_status = DonorStatus.eligible
     db.session.flush()
     return screening
 

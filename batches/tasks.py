@@ -34,11 +34,11 @@ from lims.alerts.models import Alert, AlertKind
 from lims.alerts.services import Cause, reconcile
 from lims.db import db
 
-IN_STOCK = (DoseStatus.quarantined.value, DoseStatus.released.value,
-            DoseStatus.shipped.value, DoseStatus.delivered.value)
+IN_STOCK = (DoseStatus.quarantined, DoseStatus.released, DoseStatus.shipped,
+            DoseStatus.delivered)
 """Dose states that can still expire on the shelf (not administered, disposed or rejected)."""
 
-OverdueStepListener = Callable[[CultureStep], None]
+OverdueStepListener = Callable[[CultureStep], object]
 _LISTENERS_KEY = "batches_overdue_step_listeners"
 
 
@@ -69,13 +69,15 @@ def overdue_step_causes(now: datetime) -> list[Cause]:
         select(CultureStep.id, CultureStep.type, CultureStep.due_at, CultureStep.grace_hours,
                Batch.id, Batch.batch_number)
         .join(Batch, Batch.id == CultureStep.batch_id)
-        .where(CultureStep.status == StepStatus.pending.value, CultureStep.overdue_at < now,
+        .where(CultureStep.status == StepStatus.pending, CultureStep.overdue_at < now,
                Batch.status.in_(STEP_WORK_STATES)))
 
-    def summary(step_type: str, due_at: datetime, grace: int | None,
+    def summary(step_type: str, due_at: datetime | None, grace: int | None,
                 batch_number: str) -> Callable[[], str]:
+        # due_at is always set here: the query selects by overdue_at (= due_at + grace).
         return lambda: (f"{step_type.replace('_', ' ').capitalize()} of batch {batch_number} "
-                        f"is overdue: due {_local(due_at, tz)} (grace {grace or 0} h)")
+                        f"is overdue: due {_local(due_at, tz) if due_at else 'unscheduled'} "
+                        f"(grace {grace or 0} h)")
 
     return [Cause("culture_step", str(step_id), summary(step_type, due_at, grace, batch_number),
                   batch_id=batch_id)

@@ -32,11 +32,11 @@ from labels import documents
 from labels.documents import Document, Section
 from lims import audit, clock
 from lims.audit.models import AuditEntry
-from lims.auth.models import Signature, User
+from lims.auth.models import Meaning, Signature, User
 from lims.auth.services import signature_holds
 from lims.db import db
 from qc.deviations import deviation_content, list_deviations
-from qc.models import QcResult, Stage
+from qc.models import Evaluation, QcResult, Stage
 from qc.release import batch_release_info
 from qc.results import counting_results, list_results
 from qc.specifications import spec_for_batch
@@ -120,7 +120,7 @@ def _signature_rows(batch: Batch, info: dict[str, Any]) -> list[list[str]]:
     and deviation closures, each with its manifestation and whether it still holds."""
     rows = []
     for s in info["signatures"]:
-        what = {"rejection": "Rejection"}.get(s["meaning"], "Release")
+        what = "Rejection" if s["meaning"] == Meaning.rejection else "Release"
         rows.append([what, s["manifestation"], s["statement"] or "",
                      "valid" if s["valid"] else INVALIDATED])
     for deviation in sorted(list_deviations(batch, limit=10_000), key=lambda d: d.id):
@@ -251,9 +251,9 @@ def _custody_section(batch: Batch) -> Section:
     for dose in batch.doses:
         events = custody_events(dose=dose)
         breaks = custody_chain_breaks(dose)
-        last = events[-1] if events else None
+        latest = events[-1] if events else None
         rows.append([dose.code, str(len(events)),
-                     _latest(last) if last else "—",
+                     _latest(latest) if latest else "—",
                      "yes" if not breaks else "NO: " + "; ".join(breaks)])
     return Section("Chain of custody (summary; per dose the full report)",
                    header=["Item", "Events", "Latest", "Chain unbroken"],
@@ -327,7 +327,8 @@ def coa_pdf(batch: Batch) -> bytes:
             continue
         reported = result.reported + (" (corrected)" if result.corrected else "")
         rows.append([f"{test.name} ({test.test})", test.criterion_text, reported,
-                     "PASS" if result.evaluation == "pass" else "FAIL", _person(result.analyst),
+                     "PASS" if result.evaluation == Evaluation.passed else "FAIL",
+                     _person(result.analyst),
                      _person(result.reviewed_by) if result.reviewed_by else "NOT REVIEWED"])
     released = info["released"] and not info["rejected"]
     decision = _decision(info)

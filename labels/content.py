@@ -13,7 +13,7 @@ from flask import current_app
 from batches import isbt128
 from batches.common import facility_tz
 from batches.doses import barcode_texts
-from batches.models import Batch, Collection, Dose, Origin
+from batches.models import Batch, Collection, DonorStatus, Dose, Origin
 from batches.screening import latest_donor_screening
 from labels.release_info import release_statement_flags
 from labels.rendering import DoseLabel, InProcessLabel
@@ -33,17 +33,17 @@ def recipient_identifiers(batch: Batch) -> list[str]:
     return [f"{recipient.code}", f"DOB {recipient.date_of_birth.isoformat()}"]
 
 
-def donor_status_and_agents(batch: Batch) -> tuple[str, list[str]]:
+def donor_status_and_agents(batch: Batch) -> tuple[DonorStatus, list[str]]:
     """The donor status label_statements wants, and the reactive agents by name.
 
     Autologous: the patient is not screened as a donor — ``unscreened``, which
     prints "NOT EVALUATED FOR INFECTIOUS SUBSTANCES" (21 CFR 1271.90(c)).
     """
     if batch.origin == Origin.autologous:
-        return "unscreened", []
+        return DonorStatus.unscreened, []
     donor = batch.collection.subject
-    status = donor.donor_status or "unscreened"
-    if status != "ineligible":
+    status = donor.donor_status or DonorStatus.unscreened
+    if status != DonorStatus.ineligible:
         return status, []
     screening = latest_donor_screening(donor)
     markers = screening.reactive_markers if screening else []

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
+from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -61,7 +62,7 @@ def _page_canvas(header: str, footer: str, font: str, bold: str):
 
         def showPage(self):  # noqa: N802 (reportlab's name)
             self._pages.append(dict(self.__dict__))
-            self._startPage()
+            self._startPage()  # type: ignore[attr-defined]  # reportlab's, not in its stub
 
         def save(self):
             total = len(self._pages)
@@ -75,7 +76,7 @@ def _page_canvas(header: str, footer: str, font: str, bold: str):
                 self.setFont(font, 7.5)
                 self.drawString(15 * mm, 10 * mm, footer)
                 self.drawRightString(width - 15 * mm, 10 * mm,
-                                     f"Page {self._pageNumber} of {total}")
+                                     f"Page {self.getPageNumber()} of {total}")
                 super().showPage()
             super().save()
 
@@ -137,10 +138,11 @@ def document_pdf(document: Document) -> bytes:
 
 def _table(rows, widths, fonts, header: bool = False) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
-    style = [("VALIGN", (0, 0), (-1, -1), "TOP"),
-             ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-             ("FONTNAME", (0, 0), (-1, -1), fonts.regular),
-             ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]
+    style: list[tuple[Any, ...]] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+        ("FONTNAME", (0, 0), (-1, -1), fonts.regular),
+        ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]
     if header:
         style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")))
     table.setStyle(TableStyle(style))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batches.doses import barcode_texts
-from batches.models import CustodyEvent, Dose, DoseStatus, Origin
+from batches.models import BatchStatus, CustodyEvent, Dose, DoseStatus, Origin
 
 ISBT = "https://www.isbt128.org/uri/"
 PRODUCT_DESCRIPTION_CODE = ISBT + "ProductDescriptionCode"
@@ -61,7 +61,7 @@ def biologically_derived_product(dose: Dose, ctx: Context) -> dict[str, Any]:
     """The dose as an R5 BiologicallyDerivedProduct."""
     batch = dose.batch
     collection = batch.collection
-    available = batch.status == "released" and dose.status in (
+    available = batch.status == BatchStatus.released and dose.status in (
         DoseStatus.released, DoseStatus.shipped, DoseStatus.delivered)
     resource: dict[str, Any] = {
         "resourceType": "BiologicallyDerivedProduct",

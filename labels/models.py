@@ -17,10 +17,10 @@ from batches.models import Dose
 from lims.audit import Audited
 from lims.auth.models import User
 from lims.clock import now_utc
-from lims.db import UTCDateTime, db
+from lims.db import Model, UTCDateTime
 
 
-class LabelPrint(Audited, db.Model):
+class LabelPrint(Audited, Model):
     """One dose label printed on a network label printer."""
 
     __tablename__ = "label_print"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from batches.models import Batch
+from lims.auth.models import Meaning
 from qc.services import batch_release_info
 
 INVALIDATED = "INVALIDATED: the batch record changed after this signature"
@@ -36,5 +37,5 @@ def release_signature_text(batch: Batch) -> str | None:
     if not info["released"]:
         return None
     lines = [s["manifestation"] + ("" if s["valid"] else f" — {INVALIDATED}")
-             for s in info["signatures"] if s["meaning"] != "rejection"]
+             for s in info["signatures"] if s["meaning"] != Meaning.rejection]
     return "; ".join(lines) or None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
+from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -21,7 +22,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from labels.rendering import label_fonts
 
@@ -72,7 +73,7 @@ def _numbered_canvas(footer_left: str, font: str):
 
         def showPage(self):  # noqa: N802 (reportlab's name)
             self._pages.append(dict(self.__dict__))
-            self._startPage()
+            self._startPage()  # type: ignore[attr-defined]  # reportlab's, not in its stub
 
         def save(self):
             total = len(self._pages)
@@ -81,7 +82,7 @@ def _numbered_canvas(footer_left: str, font: str):
                 self.setFont(font, 8)
                 self.drawString(15 * mm, 10 * mm, footer_left)
                 self.drawRightString(A4[0] - 15 * mm, 10 * mm,
-                                     f"Page {self._pageNumber} of {total}")
+                                     f"Page {self.getPageNumber()} of {total}")
                 super().showPage()
             super().save()
 
@@ -104,7 +105,7 @@ def custody_report_pdf(report: CustodyReport, release_signature: str | None = No
     def p(text: str, style: ParagraphStyle = body) -> Paragraph:
         return Paragraph(escape(text), style)
 
-    story = [
+    story: list[Flowable] = [
         p(f"Chain of custody — dose {report.dose_code}", title),
         p(f"{report.facility}, {report.facility_address}", small),
         p(f"Generated {report.generated_at}", small),
@@ -134,7 +135,7 @@ def custody_report_pdf(report: CustodyReport, release_signature: str | None = No
             return text
         return p(text, small)
 
-    rows = [[p(h, small) for h in header]]
+    rows: list[list[str | Paragraph]] = [[p(h, small) for h in header]]
     rows += [[cell(text, width) for text, width in zip(
         (r.when, r.event, r.where, r.who, r.temperature, r.confirmed, r.recorded), widths,
         strict=True)] for r in report.timeline]
@@ -159,9 +160,9 @@ def custody_report_pdf(report: CustodyReport, release_signature: str | None = No
 
 def _table(rows, widths, fonts, header: bool = False) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
-    style = [("VALIGN", (0, 0), (-1, -1), "TOP"),
-             ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-             ("FONTNAME", (0, 0), (-1, -1), fonts.regular)]
+    style: list[tuple[Any, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                                    ("FONTNAME", (0, 0), (-1, -1), fonts.regular)]
     if header:
         style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")))
     table.setStyle(TableStyle(style))

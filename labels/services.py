@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from batches import isbt128
 from batches.common import facility_tz
 from batches.custody import custody_chain_breaks, custody_events
-from batches.models import Batch, Collection, Dose, DoseStatus
+from batches.models import Batch, BatchStatus, Collection, CustodyEventType, Dose, DoseStatus
 from labels import content, fhir, reports
 from labels.models import LabelPrint
 from labels.printing import PrinterUnavailable, send_zpl
@@ -134,9 +134,9 @@ def print_dose_label(dose: Dose, user: User, *, reason: str | None = None,
     Before release the label carries the quarantine legend (SPEC §6).
     """
     reason = (reason or "").strip() or None
-    host = current_app.config.get("PRINTER_HOST")
+    host: str = current_app.config.get("PRINTER_HOST") or ""
     reasons = []
-    if dose.batch.status == "rejected":
+    if dose.batch.status == BatchStatus.rejected:
         reasons.append("the batch is rejected: its doses are to be disposed, not labelled")
     if dose.status in (DoseStatus.disposed, DoseStatus.administered):
         reasons.append(f"the dose is {dose.status}")
@@ -194,7 +194,7 @@ def custody_report(dose: Dose) -> bytes:
         for e in events]
     breaks = custody_chain_breaks(dose)
     recipient = batch.recipient
-    data = reports.CustodyReport(
+    report = reports.CustodyReport(
         facility=current_app.config["FACILITY_NAME"],
         facility_address=current_app.config["FACILITY_ADDRESS"],
         generated_at=clock.utcnow().astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
@@ -205,7 +205,7 @@ def custody_report(dose: Dose) -> bytes:
         chain_of_identity=collection.chain_of_identity,
         patient_code=recipient.code, patient_date_of_birth=recipient.date_of_birth.isoformat(),
         dose_status=dose.status, timeline=rows, chain_breaks=breaks)
-    data = reports.custody_report_pdf(data, release_signature=release_signature_text(batch))
+    data = reports.custody_report_pdf(report, release_signature=release_signature_text(batch))
     _issued("chain-of-custody report", "dose", dose.id, "pdf", unbroken=not breaks)
     return data
 
@@ -218,7 +218,8 @@ def dose_fhir(dose: Dose) -> dict[str, Any]:
 
 
 def dose_dispense_fhir(dose: Dose) -> dict[str, Any]:
-    administered = [e for e in custody_events(dose=dose) if e.event == "administered"]
+    administered = [e for e in custody_events(dose=dose)
+                    if e.event == CustodyEventType.administered]
     if not administered:
         raise NotFound(f"Dose {dose.code} has not been administered.",
                        details={"id": dose.id, "type": "dispense"})

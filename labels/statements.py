@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from batches.states import DonorStatus, Origin
 from labels.rendering import QUARANTINE_STATEMENT
 
 AUTOLOGOUS_STATEMENT = "FOR AUTOLOGOUS USE ONLY"
@@ -69,12 +70,12 @@ def label_statements(
     agents = [agent.strip() for agent in reactive_agents]
     if any(not agent for agent in agents):
         raise ValueError("a reactive agent needs a name")
-    if agents and donor_status != "ineligible":
+    if agents and donor_status != DonorStatus.ineligible:
         listed = ", ".join(agents)
         raise ValueError(f"reactive results for {listed} but the donor is {donor_status}")
     if urgent_medical_need and not released:
         raise ValueError("an urgent-medical-need release is a release: released must be true")
-    if origin == "autologous":
+    if origin == Origin.autologous:
         identifiers = [str(value).strip() for value in recipient_identifiers]
         if len(identifiers) != 2 or not all(identifiers):
             raise ValueError("an autologous dose label needs the recipient's two identifiers")
@@ -84,13 +85,13 @@ def label_statements(
         statements.append(QUARANTINE_STATEMENT)
     if urgent_medical_need:
         statements.append(URGENT_RELEASE_STATEMENT)
-    if origin == "autologous":
+    if origin == Origin.autologous:
         statements.append(AUTOLOGOUS_STATEMENT)
-    if donor_status == "ineligible":
+    if donor_status == DonorStatus.ineligible:
         statements.append(BIOHAZARD_LEGEND)
         statements.append(ADVISE_PATIENT_STATEMENT)
         statements.extend(REACTIVE_STATEMENT.format(agent=agent) for agent in agents)
-    elif donor_status in ("incomplete", "unscreened"):
+    elif donor_status in (DonorStatus.incomplete, DonorStatus.unscreened):
         statements.append(NOT_EVALUATED_STATEMENT)
         statements.append(ADVISE_PATIENT_STATEMENT)
     return statements

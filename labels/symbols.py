@@ -32,9 +32,13 @@ never by hand:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import barcode
 import zxingcpp
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 QUIET_ZONE_MODULES = 10
 """Minimum quiet zone of an ISBT 128 linear bar code (ST-001 §6.1.3)."""
@@ -159,8 +163,8 @@ def datamatrix_matrix(text: str) -> list[list[bool]]:
     symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.DataMatrix, forceSquare=True)
     if symbol.text != text or symbol.symbology_identifier != "]d1":
         raise ValueError(f"zxing-cpp made an unexpected Data Matrix for {text!r}")
-    image = memoryview(symbol.to_image(scale=1, add_quiet_zones=False))
-    rows, cols = image.shape
+    image = _pixels(symbol.to_image(scale=1, add_quiet_zones=False))
+    rows, cols = len(image), len(image[0]) if image else 0
     if rows != cols:
         raise ValueError(f"zxing-cpp made a {rows}x{cols} Data Matrix, not a square one")
     if rows > MAX_DATAMATRIX_MODULES:
@@ -168,4 +172,10 @@ def datamatrix_matrix(text: str) -> list[list[bool]]:
             f"text needs a {rows}x{rows} Data Matrix, larger than the "
             f"{MAX_DATAMATRIX_MODULES}x{MAX_DATAMATRIX_MODULES} the labels hold"
         )
-    return [[value < 128 for value in row] for row in image.tolist()]
+    return [[value < 128 for value in row] for row in image]
+
+
+def _pixels(image: zxingcpp.Image) -> list[list[int]]:
+    """The grey values of a one-channel zxing-cpp image, row by row. The image has the
+    buffer protocol, which zxing-cpp's type stub does not declare: hence the casts."""
+    return cast(list[list[int]], memoryview(cast("Buffer", image)).tolist())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -29,7 +30,7 @@ def _as_cli_actor() -> None:
     set_actor(None, f"cli:{getpass.getuser()}")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
 
@@ -114,7 +115,9 @@ def scheduler() -> None:
     interval = current_app.config["SWEEP_INTERVAL_SECONDS"]
     click.echo(f"Scheduler running: sweep every {interval} s. Ctrl-C stops it.")
     try:
-        make_scheduler(current_app._get_current_object(), background=False).start()
+        # the app behind the proxy (a LocalProxy method that Flask's types do not show)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        make_scheduler(app, background=False).start()
     except (KeyboardInterrupt, SystemExit):
         click.echo("Scheduler stopped.")
 
@@ -123,7 +126,7 @@ def scheduler() -> None:
 def audit_verify() -> None:
     """Check the audit trail's hash chain; exit 1 naming the first broken entry."""
     result = verify()
-    if result.intact:
+    if result.broken is None:
         click.echo(f"Audit trail intact: {result.checked} entries verified.")
         return
     click.echo(f"Audit trail BROKEN at entry seq {result.broken.seq}: {result.broken.problem}",

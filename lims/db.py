@@ -8,16 +8,17 @@ it is :func:`transaction`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, g
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, exc
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import DateTime, MetaData, String, event, exc
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.types import TypeDecorator
 
 from lims.clock import as_utc
@@ -36,6 +37,16 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+
+    class Model(Base):
+        """What ``db.Model`` is at run time, spelled as a class the type checker can see."""
+
+        __abstract__ = True
+else:
+    #: The base of every model: ``class Batch(Audited, Model)``.
+    Model = db.Model
 
 
 def enum_check(column: str, enum: type[StrEnum], *, nullable: bool = False) -> str:
@@ -68,6 +79,69 @@ class UTCDateTime(TypeDecorator[datetime]):
 
             return value.replace(tzinfo=UTC)
         return as_utc(value)
+
+
+EnumT = TypeVar("EnumT", bound=StrEnum)
+
+
+class EnumString(TypeDecorator[EnumT]):
+    """A state column typed by its :class:`StrEnum`, stored as the member's value in
+    ``VARCHAR(length)`` (the schema is a plain string plus the model's CheckConstraint).
+
+    Reads give enum members; writes take members, or their values, and refuse any
+    other string. Assignments are coerced too (:func:`_coerce_enum_assignments`), so
+    ``batch.status`` is a :class:`BatchStatus` member even before the row is flushed.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[EnumT], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+        self.length = length
+
+    def coerce(self, value: EnumT | str | None) -> EnumT | None:
+        if value is None or isinstance(value, self.enum):
+            return value
+        try:
+            return self.enum(value)
+        except ValueError:
+            allowed = ", ".join(member.value for member in self.enum)
+            raise ValueError(f"{value!r} is not a {self.enum.__name__} (one of {allowed})") \
+                from None
+
+    def process_bind_param(self, value: EnumT | str | None, dialect: Dialect) -> str | None:
+        member = self.coerce(value)
+        return None if member is None else member.value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> EnumT | None:
+        return self.coerce(value)
+
+    def copy(self, **kw: Any) -> EnumString[EnumT]:
+        return EnumString(self.enum, self.length)
+
+    @property
+    def python_type(self) -> type[EnumT]:
+        return self.enum
+
+
+def _coerce_enum_assignments(mapper: Mapper[Any], class_: type) -> None:
+    """Turn a value assigned to an :class:`EnumString` column into its enum member
+    (an unknown string is refused at once, naming the allowed values)."""
+    for prop in mapper.column_attrs:
+        column_type = prop.columns[0].type
+        if isinstance(column_type, EnumString):
+            event.listen(prop.class_attribute, "set", _setter(column_type), retval=True)
+
+
+def _setter(column_type: EnumString[Any]) -> Callable[..., Any]:
+    def coerce(_target: object, value: Any, _old: object, _initiator: object) -> Any:
+        return column_type.coerce(value)
+    return coerce
+
+
+event.listen(Mapper, "mapper_configured", _coerce_enum_assignments)
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -152,8 +226,11 @@ def transaction() -> Iterator[None]:
         raise
 
 
-def render_migration_item(type_: str, obj, _autogen_context):
-    """Alembic autogenerate: write :class:`UTCDateTime` columns as plain ``sa.DateTime``."""
+def render_migration_item(type_: str, obj: Any, _autogen_context: Any) -> str | bool:
+    """Alembic autogenerate: write :class:`UTCDateTime` columns as plain ``sa.DateTime``
+    and :class:`EnumString` columns as the plain ``sa.String`` they are stored in."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EnumString):
+        return f"sa.String(length={obj.length})"
     return False

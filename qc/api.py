@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from batches import services as batch_services
+from batches.lifecycle import BatchStatus
 from lims.auth import current_actor_user, role_required
+from lims.auth.models import Role
 from lims.extensions import ApiBlueprint
 from qc import services
 from qc.schemas import (
@@ -46,7 +48,7 @@ def release_info(batch, user=None) -> dict[str, Any]:
     info = services.batch_release_info(batch)
     info["signature"] = info["signatures"][-1] if info["signatures"] else None
     info["unmet"] = ([u.as_dict() for u in services.release_readiness(batch, user)]
-                     if user is not None and batch.status == "qc_review" else [])
+                     if user is not None and batch.status == BatchStatus.qc_review else [])
     return info
 
 
@@ -221,7 +223,7 @@ def get_release_info(batch_id):
     """Release status, signatures and their validity, urgent flag; for QA, the unmet
     conditions of a release signed by the caller."""
     user = current_actor_user()
-    return release_info(batch_services.get_batch(batch_id), user if user.role == "qa" else None)
+    return release_info(batch_services.get_batch(batch_id), user if user.role == Role.qa else None)
 
 
 @blp.route("/batches/<int:batch_id>/release", methods=["POST"], endpoint="release_batch")

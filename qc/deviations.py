@@ -43,8 +43,8 @@ def open_for_result(result: QcResult, user: User | None) -> Deviation:
         return existing
     spec = result.spec_test
     deviation = Deviation(
-        batch_id=result.batch_id, kind=DeviationKind.out_of_spec.value,
-        status=DeviationStatus.open.value, qc_result_id=result.id,
+        batch_id=result.batch_id, kind=DeviationKind.out_of_spec,
+        status=DeviationStatus.open, qc_result_id=result.id,
         opened_by_id=user.id if user else None, opened_at=clock.utcnow(),
         description=f"{result.test} {result.reported} out of specification "
                     f"({spec.criterion_text})")
@@ -66,8 +66,8 @@ def open_deviation_for_overdue_step(step: CultureStep, user: User | None = None
         return existing, False
     due = step.due_at.strftime("%Y-%m-%d %H:%M UTC") if step.due_at else "unscheduled"
     deviation = Deviation(
-        batch_id=step.batch_id, kind=DeviationKind.overdue_step.value,
-        status=DeviationStatus.open.value, step_id=step.id,
+        batch_id=step.batch_id, kind=DeviationKind.overdue_step,
+        status=DeviationStatus.open, step_id=step.id,
         opened_by_id=user.id if user else None, opened_at=clock.utcnow(),
         description=f"{step.type.replace('_', ' ')} step overdue (due {due}, "
                     f"grace {step.grace_hours or 0} h)")
@@ -75,14 +75,15 @@ def open_deviation_for_overdue_step(step: CultureStep, user: User | None = None
         with db.session.begin_nested():
             db.session.add(deviation)
     except exc.IntegrityError:
-        return db.session.scalar(select(Deviation).where(Deviation.step_id == step.id)), False
+        winner = db.session.scalars(select(Deviation).where(Deviation.step_id == step.id)).one()
+        return winner, False
     return deviation, True
 
 
 def open_deviation(batch: Batch, description: str, user: User) -> Deviation:
     """Open a deviation by hand (kind ``other``)."""
-    deviation = Deviation(batch_id=batch.id, kind=DeviationKind.other.value,
-                          status=DeviationStatus.open.value, description=description.strip(),
+    deviation = Deviation(batch_id=batch.id, kind=DeviationKind.other,
+                          status=DeviationStatus.open, description=description.strip(),
                           opened_by_id=user.id, opened_at=clock.utcnow())
     db.session.add(deviation)
     db.session.flush()
@@ -120,7 +121,7 @@ def close_deviation(deviation: Deviation, disposition: str, password: str, meani
                      allowed=CLOSING_MEANINGS,
                      statement=f"Closes {_number(deviation)}: {disposition}")
     deviation.disposition = disposition
-    deviation.status = DeviationStatus.closed.value
+    deviation.status = DeviationStatus.closed
     deviation.closed_by_id = user.id
     deviation.closed_at = signature.signed_at
     deviation.closure_signature_id = signature.id

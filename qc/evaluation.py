@@ -16,14 +16,36 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 OUTCOMES = ("negative", "positive")
 """Qualitative outcomes (SPEC §7): sterility no growth, mycoplasma not detected and Gram
 stain no organisms are ``negative``."""
 
-COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
-PASS, FAIL = "pass", "fail"
+
+class CriterionKind(StrEnum):
+    numeric = "numeric"
+    qualitative = "qualitative"
+
+
+class Comparator(StrEnum):
+    ge = ">="
+    gt = ">"
+    le = "<="
+    lt = "<"
+
+
+class Evaluation(StrEnum):
+    passed = "pass"
+    failed = "fail"
+
+
+COMPARATORS: dict[str, Callable[[float, float], bool]] = {
+    Comparator.ge: operator.ge, Comparator.gt: operator.gt,
+    Comparator.le: operator.le, Comparator.lt: operator.lt}
+PASS, FAIL = Evaluation.passed, Evaluation.failed
 
 
 @dataclass(frozen=True)
@@ -31,8 +53,8 @@ class Criterion:
     """One test's acceptance criterion, as the specification states it."""
 
     test: str
-    kind: str  # "numeric" | "qualitative"
-    comparator: str | None = None
+    kind: str  # a CriterionKind
+    comparator: str | None = None  # a Comparator
     limit: float | None = None
     unit: str | None = None
     expected_outcome: str | None = None
@@ -47,18 +69,18 @@ class ResultRefused(ValueError):
 
 
 def evaluate(criterion: Criterion, *, value: float | None = None, unit: str | None = None,
-             outcome: str | None = None) -> str:
+             outcome: str | None = None) -> Evaluation:
     """``"pass"`` or ``"fail"`` for the result; raises :class:`ResultRefused` for input that
     does not fit the criterion (wrong kind of result, unit mismatch, impossible value)."""
-    if criterion.kind == "numeric":
+    if criterion.kind == CriterionKind.numeric:
         return _numeric(criterion, value, unit, outcome)
-    if criterion.kind == "qualitative":
+    if criterion.kind == CriterionKind.qualitative:
         return _qualitative(criterion, value, unit, outcome)
     raise ValueError(f"unknown criterion kind {criterion.kind!r}")
 
 
 def _numeric(criterion: Criterion, value: float | None, unit: str | None,
-             outcome: str | None) -> str:
+             outcome: str | None) -> Evaluation:
     problems: dict[str, str] = {}
     if outcome is not None:
         problems["outcome"] = f"{criterion.test} is measured: give value and unit, not an outcome"
@@ -83,7 +105,7 @@ def _numeric(criterion: Criterion, value: float | None, unit: str | None,
 
 
 def _qualitative(criterion: Criterion, value: float | None, unit: str | None,
-                 outcome: str | None) -> str:
+                 outcome: str | None) -> Evaluation:
     problems: dict[str, str] = {}
     if value is not None:
         problems["value"] = f"{criterion.test} is qualitative: give an outcome, not a value"
@@ -101,6 +123,6 @@ def _qualitative(criterion: Criterion, value: float | None, unit: str | None,
 
 def describe(criterion: Criterion) -> str:
     """The criterion as people read it: ``>= 70 %``, ``negative``."""
-    if criterion.kind == "numeric":
+    if criterion.kind == CriterionKind.numeric:
         return f"{criterion.comparator} {criterion.limit:g} {criterion.unit}"
     return str(criterion.expected_outcome)

@@ -29,29 +29,13 @@ from batches.models import Batch, CultureStep, Product
 from lims.audit import Audited
 from lims.auth.models import Signature, User
 from lims.clock import now_utc
-from lims.db import UTCDateTime, db, enum_check
+from lims.db import EnumString, Model, UTCDateTime, db, enum_check
+from qc.evaluation import Comparator, CriterionKind, Evaluation
 
 
 class Stage(StrEnum):
     in_process = "in_process"
     release = "release"
-
-
-class CriterionKind(StrEnum):
-    numeric = "numeric"
-    qualitative = "qualitative"
-
-
-class Comparator(StrEnum):
-    ge = ">="
-    gt = ">"
-    le = "<="
-    lt = "<"
-
-
-class Evaluation(StrEnum):
-    passed = "pass"
-    failed = "fail"
 
 
 class DeviationKind(StrEnum):
@@ -71,7 +55,7 @@ class ExceptionalReleaseStatus(StrEnum):
     cancelled = "cancelled"
 
 
-class Specification(Audited, db.Model):
+class Specification(Audited, Model):
     """A product's acceptance criteria for one stage, versioned (SPEC §2 QC specification).
 
     A batch is judged by the version in force when it was registered: the highest
@@ -88,7 +72,7 @@ class Specification(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
-    stage: Mapped[str] = mapped_column(String(12))
+    stage: Mapped[Stage] = mapped_column(EnumString(Stage, 12))
     version: Mapped[int] = mapped_column(Integer)
     effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
@@ -103,7 +87,7 @@ class Specification(Audited, db.Model):
         return next((t for t in self.tests if t.test == code), None)
 
 
-class SpecTest(Audited, db.Model):
+class SpecTest(Audited, Model):
     """One test of a specification: a numeric limit with its unit, or an expected outcome."""
 
     __tablename__ = "qc_spec_test"
@@ -124,8 +108,8 @@ class SpecTest(Audited, db.Model):
     position: Mapped[int] = mapped_column(Integer)
     test: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(12))
-    comparator: Mapped[str | None] = mapped_column(String(2))
+    kind: Mapped[CriterionKind] = mapped_column(EnumString(CriterionKind, 12))
+    comparator: Mapped[Comparator | None] = mapped_column(EnumString(Comparator, 2))
     limit_value: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(20))
     expected_outcome: Mapped[str | None] = mapped_column(String(20))
@@ -139,7 +123,7 @@ class SpecTest(Audited, db.Model):
         return f"{self.expected_outcome}"
 
 
-class QcResult(Audited, db.Model):
+class QcResult(Audited, Model):
     """A QC result: entered by an analyst, evaluated by the server, reviewed by a second
     person (SPEC §2 QC result). Entered values change only as a correction with a reason."""
 
@@ -164,11 +148,11 @@ class QcResult(Audited, db.Model):
     batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"))
     spec_test_id: Mapped[int] = mapped_column(ForeignKey("qc_spec_test.id"))
     test: Mapped[str] = mapped_column(String(40))
-    stage: Mapped[str] = mapped_column(String(12))
+    stage: Mapped[Stage] = mapped_column(EnumString(Stage, 12))
     value: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(20))
     outcome: Mapped[str | None] = mapped_column(String(20))
-    evaluation: Mapped[str] = mapped_column(String(4))
+    evaluation: Mapped[Evaluation] = mapped_column(EnumString(Evaluation, 4))
     method: Mapped[str | None] = mapped_column(String(200))
     instrument: Mapped[str | None] = mapped_column(String(200))
     sampled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -194,7 +178,7 @@ class QcResult(Audited, db.Model):
         return f"{self.value:g} {self.unit}" if self.value is not None else str(self.outcome)
 
 
-class Deviation(Audited, db.Model):
+class Deviation(Audited, Model):
     """Something that did not go as specified (SPEC §2 Deviation): opened by an
     out-of-spec result, an overdue step or by hand; QA closes it with a disposition
     and a signature. At most one deviation per overdue step (partial unique index)."""
@@ -218,8 +202,8 @@ class Deviation(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"))
-    kind: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[DeviationKind] = mapped_column(EnumString(DeviationKind, 20))
+    status: Mapped[DeviationStatus] = mapped_column(EnumString(DeviationStatus, 10))
     description: Mapped[str] = mapped_column(Text)
     qc_result_id: Mapped[int | None] = mapped_column(ForeignKey("qc_result.id"), index=True)
     step_id: Mapped[int | None] = mapped_column(ForeignKey("culture_step.id"))
@@ -243,7 +227,7 @@ class Deviation(Audited, db.Model):
         return self.status == DeviationStatus.open
 
 
-class ExceptionalRelease(Audited, db.Model):
+class ExceptionalRelease(Audited, Model):
     """Release for urgent medical need while donor screening or the sterility result is
     pending (SPEC §3): a physician's request, then two different QA signatures."""
 
@@ -261,7 +245,8 @@ class ExceptionalRelease(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"), index=True)
-    status: Mapped[str] = mapped_column(String(30))
+    status: Mapped[ExceptionalReleaseStatus] = mapped_column(
+        EnumString(ExceptionalReleaseStatus, 30))
     physician_name: Mapped[str] = mapped_column(String(200))
     physician_request: Mapped[str] = mapped_column(Text)
     pending_items: Mapped[str] = mapped_column(Text)

@@ -23,7 +23,15 @@ from sqlalchemy import select
 
 from batches import services as batch_services
 from batches.custody import chain_links
-from batches.models import Batch, CultureStep, DonorStatus, Dose, StepStatus
+from batches.models import (
+    Batch,
+    BatchStatus,
+    CultureStep,
+    DonorStatus,
+    Dose,
+    DoseStatus,
+    StepStatus,
+)
 from lims import clock
 from lims.alerts.models import Alert, AlertKind
 from lims.auth.models import Meaning, Role, Signature, User
@@ -177,7 +185,7 @@ def release_batch(batch: Batch, password: str, meaning: str, user: User) -> Batc
 
 
 def reject_batch(batch: Batch, password: str, reason: str, user: User,
-                 meaning: str = Meaning.rejection.value) -> Batch:
+                 meaning: str = Meaning.rejection) -> Batch:
     """QA rejects a batch with an e-signature (meaning ``rejection``) and a reason (SPEC §3).
 
     The doses become ``rejected`` and must be disposed (custody event ``disposed``);
@@ -194,7 +202,7 @@ def reject_batch(batch: Batch, password: str, reason: str, user: User,
         batch_services.mark_rejected(batch, signature, reason.strip())
         pending = _exceptional(batch, ExceptionalReleaseStatus.awaiting_second_signature)
         if pending is not None:
-            pending.status = ExceptionalReleaseStatus.cancelled.value
+            pending.status = ExceptionalReleaseStatus.cancelled
             pending.cancel_reason = "batch rejected"
         db.session.flush()
     return batch
@@ -203,7 +211,7 @@ def reject_batch(batch: Batch, password: str, reason: str, user: User,
 def doses_awaiting_disposal(batch: Batch) -> list[Dose]:
     """The rule after a rejection: every ``rejected`` dose must be disposed (its custody
     chain ends with ``disposed``, recorded by the custody screens)."""
-    return [d for d in batch.doses if d.status == "rejected"]
+    return [d for d in batch.doses if d.status == DoseStatus.rejected]
 
 
 # -- exceptional release ------------------------------------------------------------------
@@ -211,10 +219,11 @@ def doses_awaiting_disposal(batch: Batch) -> list[Dose]:
 
 def _exceptional(batch: Batch, status: ExceptionalReleaseStatus | None = None
                  ) -> ExceptionalRelease | None:
-    query = select(ExceptionalRelease).where(ExceptionalRelease.batch_id == batch.id,
-                                             ExceptionalRelease.status != "cancelled")
+    query = select(ExceptionalRelease).where(
+        ExceptionalRelease.batch_id == batch.id,
+        ExceptionalRelease.status != ExceptionalReleaseStatus.cancelled)
     if status is not None:
-        query = query.where(ExceptionalRelease.status == status.value)
+        query = query.where(ExceptionalRelease.status == status)
     return db.session.scalar(query.order_by(ExceptionalRelease.id.desc()).limit(1))
 
 
@@ -242,7 +251,7 @@ def request_exceptional_release(batch: Batch, data: dict[str, Any], user: User
                                  "use the standard release"))
     _refuse(unmet, "released exceptionally")
     request = ExceptionalRelease(
-        batch_id=batch.id, status=ExceptionalReleaseStatus.awaiting_second_signature.value,
+        batch_id=batch.id, status=ExceptionalReleaseStatus.awaiting_second_signature,
         physician_name=data["physician_name"].strip(),
         physician_request=data["physician_request"].strip(), pending_items=json.dumps(waived),
         requested_at=clock.utcnow(), first_signature_id=signature.id)
@@ -270,8 +279,9 @@ def approve_exceptional_release(batch: Batch, password: str, meaning: str,
             unmet.append(Unmet(7, "the batch record changed since the first signature"))
     unmet += unmet_conditions(release_facts(batch, user), exceptional=True)
     _refuse(unmet, "released exceptionally")
+    assert request is not None  # else unmet names it and _refuse has raised
     request.second_signature_id = signature.id
-    request.status = ExceptionalReleaseStatus.released.value
+    request.status = ExceptionalReleaseStatus.released
     request.released_at = signature.signed_at
     db.session.flush()
     batch_services.mark_released(batch, signature)
@@ -309,8 +319,8 @@ def batch_release_info(batch: Batch) -> dict[str, Any]:
         signatures.append(_signature_info(batch.release_signature, content))
     if batch.rejection_signature is not None:
         signatures.append(_signature_info(batch.rejection_signature, content))
-    released = batch.status == "released" or batch.release_signature_id is not None
-    rejected = batch.status == "rejected"
+    released = batch.status == BatchStatus.released or batch.release_signature_id is not None
+    rejected = batch.status == BatchStatus.rejected
     decided = released or rejected
     valid = all(s["valid"] for s in signatures) if decided and signatures else None
     urgent = request is not None and request.status == ExceptionalReleaseStatus.released
@@ -332,5 +342,5 @@ def batch_release_info(batch: Batch) -> dict[str, Any]:
 
 def release_queue() -> list[Batch]:
     """Batches awaiting a QA decision: in QC review, oldest first."""
-    return list(db.session.scalars(select(Batch).where(Batch.status == "qc_review")
+    return list(db.session.scalars(select(Batch).where(Batch.status == BatchStatus.qc_review)
                                    .order_by(Batch.registered_at, Batch.id)))

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from batches.custody_rules import ChainLink, chain_breaks
+from batches.lifecycle import BatchStatus
+from batches.states import Origin, RecipientStatus
+from qc.evaluation import Evaluation
 
 WAIVABLE_STERILITY = "sterility"
 
@@ -35,7 +38,7 @@ class ResultFact:
     """The result that counts for a test: the latest one entered (see docs/QC.md)."""
 
     test: str
-    evaluation: str  # pass | fail
+    evaluation: Evaluation
     reviewed: bool
 
 
@@ -55,8 +58,8 @@ class DoseFact:
 
 @dataclass(frozen=True)
 class ReleaseFacts:
-    batch_status: str
-    origin: str  # autologous | allogeneic
+    batch_status: BatchStatus
+    origin: Origin
     release_tests: Sequence[str] | None  # None: no release specification in force
     results: dict[str, ResultFact]
     open_deviations: Sequence[str]  # "DEV-12 (out of spec …)"
@@ -66,7 +69,7 @@ class ReleaseFacts:
     donor_incomplete: bool  # the donor's screening is incomplete (pending markers), not reactive
     recipient_code: str
     recipient_is_donor: bool
-    recipient_status: str | None
+    recipient_status: RecipientStatus | None
     doses: Sequence[DoseFact]
     signer: str
     signer_performed: Sequence[str] = field(default_factory=tuple)  # what the signer did
@@ -93,19 +96,19 @@ def custody_chain_problems(dose: DoseFact) -> list[str]:
 def unmet_conditions(facts: ReleaseFacts, *, exceptional: bool = False) -> list[Unmet]:
     """Every unmet release condition of SPEC §3 (empty: the batch may be signed)."""
     unmet: list[Unmet] = []
-    if facts.batch_status != "qc_review":
+    if facts.batch_status != BatchStatus.qc_review:
         unmet.append(Unmet(0, f"the batch is {facts.batch_status.replace('_', ' ')}, "
                               "not in QC review"))
     unmet += _qc(facts, exceptional)
     unmet += [Unmet(2, f"deviation {d} is open") for d in facts.open_deviations]
     unmet += [Unmet(2, f"overdue-step alert open: {a}") for a in facts.open_overdue_alerts]
-    if facts.origin == "allogeneic":
+    if facts.origin == Origin.allogeneic:
         if facts.donor_quarantine and not (exceptional and facts.donor_incomplete):
             unmet += [Unmet(3, f"donor not eligible: {r}") for r in facts.donor_quarantine]
     elif not facts.recipient_is_donor:
         unmet.append(Unmet(3, f"autologous batch: the recipient {facts.recipient_code} is not "
                               f"the donor {facts.donor_code}"))
-    if facts.recipient_status != "cleared":
+    if facts.recipient_status != RecipientStatus.cleared:
         unmet.append(Unmet(4, f"the recipient {facts.recipient_code} is "
                               f"{facts.recipient_status or 'not screened'}, not cleared"))
     if not facts.doses:
@@ -127,7 +130,7 @@ def _qc(facts: ReleaseFacts, exceptional: bool) -> list[Unmet]:
             if not (exceptional and test == WAIVABLE_STERILITY):
                 unmet.append(Unmet(1, f"release test {test} has no result"))
             continue
-        if result.evaluation != "pass":
+        if result.evaluation != Evaluation.passed:
             unmet.append(Unmet(1, f"release test {test} failed its specification"))
         if not result.reviewed:
             unmet.append(Unmet(1, f"release test {test} is not reviewed by a second person"))
@@ -140,6 +143,6 @@ def waived_items(facts: ReleaseFacts) -> list[str]:
     if facts.release_tests is not None and WAIVABLE_STERILITY in facts.release_tests \
             and WAIVABLE_STERILITY not in facts.results:
         items.append("sterility result pending")
-    if facts.origin == "allogeneic" and facts.donor_quarantine and facts.donor_incomplete:
+    if facts.origin == Origin.allogeneic and facts.donor_quarantine and facts.donor_incomplete:
         items.append(f"donor {facts.donor_code} screening incomplete")
     return items

@@ -41,7 +41,7 @@ OPEN_FOR_RESULTS = frozenset({BatchStatus.registered, BatchStatus.in_culture,
 ENTERED = ("value", "unit", "outcome", "method", "instrument", "sampled_at")
 
 
-def _evaluate(spec_test, value, unit, outcome) -> str:
+def _evaluate(spec_test, value, unit, outcome) -> Evaluation:
     try:
         return evaluate(criterion(spec_test), value=value, unit=unit, outcome=outcome)
     except ResultRefused as refused:
@@ -114,7 +114,8 @@ def review_result(result: QcResult, user: User) -> QcResult:
         reasons.append("the analyst cannot review their own result")
     if result.corrected_by_id == user.id:
         reasons.append("whoever corrected the result cannot review it")
-    if result.reviewed_at is not None:
+    # reviewed_at and reviewed_by are set together (CheckConstraint reviewed_by)
+    if result.reviewed_at is not None and result.reviewed_by is not None:
         reasons.append(f"the result was already reviewed by {result.reviewed_by.username}")
     if reasons:
         raise Conflict("The result cannot be reviewed by you.", reasons)

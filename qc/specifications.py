@@ -65,9 +65,9 @@ def revise_specification(spec: Specification, tests: list[dict[str, Any]], reaso
                          user: User) -> Specification:
     """An admin revises a specification (SPEC §2: specifications are data, editable by an
     admin): a new version effective now; batches registered earlier keep theirs."""
-    latest = db.session.scalar(select(Specification).where(
+    latest = db.session.scalars(select(Specification).where(
         Specification.product_id == spec.product_id, Specification.stage == spec.stage)
-        .order_by(Specification.version.desc()).limit(1))
+        .order_by(Specification.version.desc()).limit(1)).one()
     codes = [t["test"] for t in tests]
     if len(set(codes)) != len(codes):
         raise BadRequest("A test appears twice.", details={"fields": {"tests": "duplicate test"}})
@@ -87,7 +87,7 @@ def revise_specification(spec: Specification, tests: list[dict[str, Any]], reaso
 def find_spec_test(batch: Batch, test: str, stage: str | None) -> SpecTest:
     """The criterion a result of ``test`` on ``batch`` is judged by; 400 naming ``test`` when
     the batch's specification has no such test. Without a stage: release, else in-process."""
-    stages = [stage] if stage else [Stage.release.value, Stage.in_process.value]
+    stages = [stage] if stage else [Stage.release, Stage.in_process]
     known: list[str] = []
     for candidate in stages:
         spec = spec_for_batch(batch, candidate)

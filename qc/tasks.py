@@ -42,7 +42,7 @@ def missing_release_results(batch: Batch, formulated_at: datetime, now: datetime
 def qc_pending_causes(now: datetime) -> list[Cause]:
     rows = db.session.execute(
         select(Batch, func.min(Dose.formulated_at)).join(Dose, Dose.batch_id == Batch.id)
-        .where(Batch.status == BatchStatus.qc_review.value).group_by(Batch.id))
+        .where(Batch.status == BatchStatus.qc_review).group_by(Batch.id))
     causes = []
     for batch, formulated_at in rows:
         missing = missing_release_results(batch, formulated_at, now)

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lims.audit import Audited
-from lims.db import UTCDateTime, db
+from lims.db import Model, UTCDateTime, db
 
 
 class AlertKind(StrEnum):
@@ -27,7 +27,7 @@ SEVERITY = {AlertKind.identity_mismatch: 1, AlertKind.overdue_step: 1,
             AlertKind.qc_pending: 2, AlertKind.dose_expiring: 2}
 
 
-class Alert(Audited, db.Model):
+class Alert(Audited, Model):
     __tablename__ = "alert"
     __table_args__ = (
         CheckConstraint("kind IN ('overdue_step', 'qc_pending', 'dose_expiring', "

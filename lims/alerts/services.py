@@ -64,9 +64,9 @@ def raise_alert(kind: AlertKind, cause: Cause) -> tuple[Alert, bool]:
         with db.session.begin_nested():
             db.session.add(alert)
     except exc.IntegrityError:
-        return db.session.scalar(select(Alert).where(
+        return db.session.scalars(select(Alert).where(
             Alert.kind == kind.value, Alert.entity_type == cause.entity_type,
-            Alert.entity_id == cause.entity_id, Alert.resolved_at.is_(None))), False
+            Alert.entity_id == cause.entity_id, Alert.resolved_at.is_(None))).one(), False
     return alert, True
 
 

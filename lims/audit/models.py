@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lims.db import UTCDateTime, db
+from lims.db import Model, UTCDateTime
 
 GENESIS_HASH = "0" * 64
 
@@ -22,9 +23,11 @@ class Audited:
 
     __audit_masked__: frozenset[str] = frozenset()
     __audit_corrections__: frozenset[str] = frozenset()
+    if TYPE_CHECKING:
+        __tablename__: str
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     __tablename__ = "audit_entry"
     __table_args__ = (Index("ix_audit_entry_entity", "entity_type", "entity_id"),)
 
@@ -42,7 +45,7 @@ class AuditEntry(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditHead(db.Model):
+class AuditHead(Model):
     """The single row that holds the chain's last sequence number and hash.
 
     Locking it serialises writers, so concurrent transactions never fork the chain,

@@ -25,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as problem:
         print(f"cannot read {args[0]}: {problem}", file=sys.stderr)
         return 2
-    problem = first_problem(bundle)
-    if problem:
-        print(f"BROKEN: {problem}")
+    found = first_problem(bundle)
+    if found:
+        print(f"BROKEN: {found}")
         return 1
     entries = bundle["audit"]["entries"]
     records = sum(len(rows) for rows in bundle["records"].values())

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.audit import Audited
 from lims.clock import now_utc
-from lims.db import UTCDateTime, db, enum_check
+from lims.db import EnumString, Model, UTCDateTime, enum_check
 
 
 class Role(StrEnum):
@@ -37,7 +37,7 @@ MEANING_STATEMENTS = {
 }
 
 
-class User(Audited, UserMixin, db.Model):
+class User(Audited, UserMixin, Model):
     __tablename__ = "user_account"
     __table_args__ = (
         CheckConstraint(enum_check("role", Role), name="role"),
@@ -48,7 +48,7 @@ class User(Audited, UserMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(EnumString(Role, 20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -68,7 +68,7 @@ class User(Audited, UserMixin, db.Model):
         return str(self.id)
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"
@@ -83,7 +83,7 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
-class Signature(Audited, db.Model):
+class Signature(Audited, Model):
     """An electronic signature bound to the exact content it signed (SPEC §8).
 
     ``content_hash`` is the digest of the record as signed; comparing it with the
@@ -97,7 +97,7 @@ class Signature(Audited, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     username: Mapped[str] = mapped_column(String(64))
     printed_name: Mapped[str] = mapped_column(String(200))
-    meaning: Mapped[str] = mapped_column(String(20))
+    meaning: Mapped[Meaning] = mapped_column(EnumString(Meaning, 20))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     entity_type: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str] = mapped_column(String(64))

@@ -10,6 +10,8 @@ a correction to its corrector, a closed deviation to QA's signature and disposit
 and a released exceptional release to its second signature; partial unique indexes
 allow one deviation per overdue step and one live exceptional release per batch.
 """
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -164,7 +166,7 @@ _MYCOPLASMA = ("mycoplasma", "Mycoplasma (not detected)", "qualitative", None, N
                "negative")
 _ENDOTOXIN = ("endotoxin", "Endotoxin", "numeric", "<", 0.5, "EU/mL", None)
 _VIABILITY = ("viability", "Viability", "numeric", ">=", 70, "%", None)
-SPECIFICATIONS = [
+SPECIFICATIONS: list[tuple[int, str, str, list[tuple[Any, ...]]]] = [
     (1, "MSC", "release", [
         _STERILITY, _MYCOPLASMA, _ENDOTOXIN, _VIABILITY,
         ("cd73", "CD73+", "numeric", ">=", 95, "%", None),
@@ -200,7 +202,7 @@ def _seed_defaults():
     columns = ("test", "name", "kind", "comparator", "limit_value", "unit", "expected_outcome")
     test = sa.table("qc_spec_test", sa.column("specification_id"), sa.column("position"),
                     *(sa.column(c) for c in columns))
-    products = dict(op.get_bind().execute(sa.text("SELECT code, id FROM product")).all())
+    products: dict[str, int] = dict(op.get_bind().execute(sa.text("SELECT code, id FROM product")).all())
     op.bulk_insert(spec, [{"id": spec_id, "product_id": products[code], "stage": stage,
                            "version": 1, "effective_from": effective,
                            "created_at": datetime.now(UTC),
