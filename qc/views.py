@@ -17,7 +17,7 @@ from batches import services as batch_services
 from batches.culture import step_state
 from lims import clock
 from lims.auth import User, current_actor_user, role_required
-from lims.auth.models import MEANING_STATEMENTS, Meaning
+from lims.auth.models import MEANING_STATEMENTS, Meaning, Role
 from lims.hashing import content_digest
 from lims.web.forms import Done, submit
 from qc import services
@@ -50,7 +50,7 @@ def _queue_rows(user) -> list[dict[str, Any]]:
 
 def release_panel(user) -> str | None:
     """Dashboard panel for QA: batches awaiting release."""
-    if user.role != "qa":
+    if user.role != Role.qa:
         return None
     return render_template("qc/_release_panel.html", rows=_queue_rows(user))
 
@@ -94,7 +94,7 @@ def _review_page(batch_id: int, status: int = 200, errors: dict | None = None):
         "qc/review.html", batch=batch, results=results, steps=steps, deviations=deviations,
         exceptions=_exceptions(results, steps, deviations), spec=spec,
         info=services.batch_release_info(batch), errors=errors or {}, form=request.form,
-        unmet=services.release_readiness(batch, user) if user.role == "qa" else [],
+        unmet=services.release_readiness(batch, user) if user.role == Role.qa else [],
         digest=content_digest(content), meanings=list(Meaning),
         meaning_statements=MEANING_STATEMENTS, user=user,
         quarantine=batch_services.quarantine_reasons(batch)), status
@@ -117,7 +117,7 @@ def enter_result(batch_id: int):
                   done=lambda result: Done(
                       f"{result.test} {result.reported}: {result.evaluation}.",
                       _review_url(batch_id),
-                      "success" if result.evaluation == "pass" else "warning"),
+                      "success" if result.evaluation == Evaluation.passed else "warning"),
                   page=partial(_review_page, batch_id))
 
 
@@ -148,14 +148,18 @@ def correct_result(result_id: int):
 # -- signing ---------------------------------------------------------------------------------
 
 
+def _released_message(batch) -> str:
+    signature = batch.release_signature
+    return f"Batch {batch.batch_number} released: " \
+        f"{signature.manifestation if signature else 'unsigned'}."
+
+
 @bp.route("/qc/batches/<int:batch_id>/release", methods=["POST"])
 @role_required("qa")
 def release(batch_id: int):
     return submit(ReleaseSchema(), lambda data, user: services.release_batch(
                       batch_services.get_batch(batch_id), data["password"], data["meaning"], user),
-                  done=lambda batch: Done(f"Batch {batch.batch_number} released: "
-                                          f"{batch.release_signature.manifestation}.",
-                                          _review_url(batch_id)),
+                  done=lambda batch: Done(_released_message(batch), _review_url(batch_id)),
                   page=partial(_review_page, batch_id))
 
 
