@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from batches.models import Batch
 from qc.services import batch_release_info
 
-INVALIDATED = "INVALIDATED: the batch record changed after this signature"
+INVALIDATED = "INVALIDATED: record changed after signing"
+"""How every document marks a signature whose signed record has changed since (SPEC §8)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 | §6 label content from the records | :mod:`labels.content` |
 | §6 PDF/ZPL rendering (pure) | :mod:`labels.rendering` |
 | §6 every print counted and audited, a reprint needs a reason | :func:`print_dose_label` |
-| §5 chain-of-custody report | :func:`custody_report`, :mod:`labels.reports` |
+| §5 custody report, §3 batch record and CoA | :mod:`labels.documents` (pure), audited here |
 | §6 FHIR R5 export | :mod:`labels.fhir` |
 
 Services flush, never commit; documents are bytes built by pure functions.
@@ -18,14 +18,16 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from batches import isbt128
-from batches.common import facility_tz
-from batches.custody import custody_chain_breaks, custody_events
+from batches.custody import custody_events
 from batches.models import Batch, Collection, Dose, DoseStatus
-from labels import content, fhir, reports
+from labels import content, fhir
+from labels.documents import from_records
+from labels.documents.batch_record import batch_record_pdf
+from labels.documents.coa import coa_pdf
+from labels.documents.custody_report import custody_report_pdf
 from labels.models import LabelPrint
 from labels.printing import PrinterUnavailable, send_zpl
-from labels.release_info import release_signature_text, release_statement_flags
+from labels.release_info import release_statement_flags
 from labels.rendering import (
     dose_label_pdf,
     dose_label_sheet_pdf,
@@ -174,39 +176,33 @@ def print_dose_label(dose: Dose, user: User, *, reason: str | None = None,
     return record
 
 
-# -- chain-of-custody report -----------------------------------------------------------------
+# -- documents: chain-of-custody report, batch record, certificate of analysis ----------------
 
 
 def custody_report(dose: Dose) -> bytes:
-    """The chain-of-custody report of a dose (SPEC §5) as PDF bytes."""
-    batch = dose.batch
-    collection = batch.collection
-    tz = facility_tz()
-    events = [*custody_events(collection=collection), *custody_events(dose=dose)]
-    rows = [reports.TimelineRow(
-        when=e.occurred_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), event=e.event,
-        where=" → ".join(x for x in (e.from_location, e.to_location) if x) or "—",
-        who=e.to_person or e.recorded_by.full_name,
-        temperature="" if e.temperature_c is None else f"{e.temperature_c:g} °C",
-        confirmed="formulation" if e.dose_id and e.scanned_code is None else
-        ("collection" if e.collection_id else "scanned"),
-        recorded=f"{e.recorded_by.username}{' (late entry)' if e.late_entry else ''}")
-        for e in events]
-    breaks = custody_chain_breaks(dose)
-    recipient = batch.recipient
-    data = reports.CustodyReport(
-        facility=current_app.config["FACILITY_NAME"],
-        facility_address=current_app.config["FACILITY_ADDRESS"],
-        generated_at=clock.utcnow().astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
-        dose_code=dose.code, din=isbt128.format_din(collection.din),
-        check_character=collection.check_character,
-        product=f"{batch.product.name} ({batch.product.code}), {content.product_code_line(dose)}",
-        batch_number=batch.batch_number, origin=batch.origin,
-        chain_of_identity=collection.chain_of_identity,
-        patient_code=recipient.code, patient_date_of_birth=recipient.date_of_birth.isoformat(),
-        dose_status=dose.status, timeline=rows, chain_breaks=breaks)
-    data = reports.custody_report_pdf(data, release_signature=release_signature_text(batch))
-    _issued("chain-of-custody report", "dose", dose.id, "pdf", unbroken=not breaks)
+    """The chain-of-custody report of a dose (SPEC §5) as PDF bytes; audited."""
+    report = from_records.custody_report(dose)
+    return _issued_pdf(custody_report_pdf(report), "chain-of-custody report", "dose", dose.id,
+                       unbroken=report.unbroken)
+
+
+def batch_record(batch: Batch) -> bytes:
+    """The executed batch record (SPEC §3, §8) as PDF bytes; audited."""
+    record = from_records.batch_record(batch)
+    return _issued_pdf(batch_record_pdf(record), "batch record", "batch", batch.id,
+                       valid=record.valid)
+
+
+def certificate_of_analysis(batch: Batch) -> bytes:
+    """The certificate of analysis (SPEC §3) as PDF bytes; audited."""
+    coa = from_records.certificate_of_analysis(batch)
+    return _issued_pdf(coa_pdf(coa), "certificate of analysis", "batch", batch.id,
+                       released=coa.released)
+
+
+def _issued_pdf(data: bytes, what: str, entity_type: str, entity_id: int,
+                **details: Any) -> bytes:
+    _issued(what, entity_type, entity_id, "pdf", **details)
     return data
 
 
