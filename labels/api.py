@@ -48,7 +48,14 @@ class LabelPrintSchema(ma.Schema):
     printer = fields.String()
     dpi = fields.Integer()
     printed_by = fields.Function(lambda p: p.printed_by.username)
-    printed_at = fields.DateTime()
+    printed_at = fields.DateTime(metadata={"description": "when the job was queued"})
+    status = fields.String(metadata={
+        "description": "queued (recorded, the printer's answer not recorded: while printing, "
+                       "or the outcome was lost; counts as a copy) | sent | failed",
+        "enum": ["queued", "sent", "failed"]})
+    outcome_at = fields.DateTime(allow_none=True,
+                                 metadata={"description": "when the outcome was recorded"})
+    problem = fields.String(allow_none=True, metadata={"description": "why it failed"})
 
 
 @blp.route("/doses/<int:dose_id>/label.pdf", methods=["GET"], endpoint="dose_label_pdf")
@@ -99,9 +106,15 @@ def collection_label_pdf(collection_id):
 @blp.response(201, LabelPrintSchema)
 @blp.alt_response(400, description="A reprint without a reason")
 @blp.alt_response(409, description="No printer configured, or the dose may not be labelled")
-@blp.alt_response(503, description="The printer cannot be reached; nothing printed")
+@blp.alt_response(503, description="The printer could not be reached or dropped the job: "
+                   "nothing was printed. The print job is kept as failed and audited; "
+                   "details: printer, print_id, status")
 def print_dose_label(data, dose_id):
-    """Send the dose label to the network printer; counted and audited (SPEC §6)."""
+    """Send the dose label to the network printer; counted and audited (SPEC §6).
+
+    The job is recorded (queued) before the printer is contacted and its outcome after
+    (SPEC §8): 201 with the job once the printer took it (status ``sent``), 503 when it
+    failed (the job stays in ``GET /doses/{id}/prints`` as ``failed`` with the problem)."""
     return services.print_dose_label(batches.get_dose(dose_id), current_actor_user(),
                                      reason=data.get("reason"), dpi=data["dpi"])
 
@@ -109,7 +122,7 @@ def print_dose_label(data, dose_id):
 @blp.route("/doses/<int:dose_id>/prints", methods=["GET"], endpoint="list_prints")
 @blp.response(200, LabelPrintSchema(many=True))
 def list_prints(dose_id):
-    """Every print of the dose label, first print first."""
+    """Every print job of the dose label, failed ones included, first job first."""
     return services.list_prints(batches.get_dose(dose_id))
 
 

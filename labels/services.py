@@ -4,28 +4,31 @@
 |---|---|
 | §6 label content from the records | :mod:`labels.content` |
 | §6 PDF/ZPL rendering (pure) | :mod:`labels.rendering` |
-| §6 every print counted and audited, a reprint needs a reason | :func:`print_dose_label` |
+| §6 prints counted and audited, a reprint's reason; §8 no stall | :func:`print_dose_label` |
 | §5 custody report, §3 batch record and CoA | :mod:`labels.documents` (pure), audited here |
 | §6 FHIR R5 export | :mod:`labels.fhir` |
 
-Services flush, never commit; documents are bytes built by pure functions.
+Services flush, never commit (printing commits its queued job through
+:func:`lims.db.outside_transaction` before it contacts the printer); documents are
+bytes built by pure functions.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from batches.custody import custody_events
+from batches.custody import custody_events, lock_dose
 from batches.models import Batch, Collection, Dose, DoseStatus
 from labels import content, fhir
 from labels.documents import from_records
 from labels.documents.batch_record import batch_record_pdf
 from labels.documents.coa import coa_pdf
 from labels.documents.custody_report import custody_report_pdf
-from labels.models import LabelPrint
+from labels.models import LabelPrint, PrintStatus
 from labels.printing import PrinterUnavailable, send_zpl
 from labels.release_info import release_statement_flags
 from labels.rendering import (
@@ -37,7 +40,7 @@ from labels.rendering import (
 )
 from lims import audit, clock
 from lims.auth.models import User
-from lims.db import db, keep_despite_error
+from lims.db import db, keep_despite_error, outside_transaction
 from lims.errors import BadRequest, Conflict, NotFound, Unavailable
 
 DPIS = (203, 300)
@@ -116,26 +119,33 @@ def _in_process(label, entity_type: str, entity_id: int, output: str, dpi: int) 
 
 
 def print_count(dose: Dose) -> int:
-    return db.session.scalar(select(func.count()).select_from(LabelPrint)
-                             .where(LabelPrint.dose_id == dose.id)) or 0
+    """Copies of the dose's label: prints sent, or whose outcome is unknown (SPEC §6)."""
+    return db.session.scalar(select(func.count()).select_from(LabelPrint).where(
+        LabelPrint.dose_id == dose.id, LabelPrint.status != PrintStatus.failed)) or 0
 
 
 def list_prints(dose: Dose) -> list[LabelPrint]:
+    """Every print job of the dose's label, failed ones included, first job first."""
     return list(db.session.scalars(select(LabelPrint).where(LabelPrint.dose_id == dose.id)
-                                   .order_by(LabelPrint.copy_number)))
+                                   .order_by(LabelPrint.id)))
 
 
 def print_dose_label(dose: Dose, user: User, *, reason: str | None = None,
                      dpi: int = 203) -> LabelPrint:
-    """Send the dose label to the configured network printer (SPEC §6).
+    """Send the dose label to the configured network printer (SPEC §6, §8).
 
-    Every print is counted (``copy_number``) and audited; a reprint needs a
-    reason (400 without). No printer configured → 409; the printer unreachable
-    → 503 with its message (the failed attempt is audited). Labels of a
-    rejected batch, or of a disposed or administered dose, are not printed.
-    Before release the label carries the quarantine legend (SPEC §6).
+    Every print is counted (``copy_number``) and audited; a reprint needs a reason (400
+    without). No printer configured → 409. Labels of a rejected batch, or of a disposed
+    or administered dose, are not printed (409). Before release the label carries the
+    quarantine legend (SPEC §6).
+
+    The job is committed as ``queued`` before the printer is contacted, the printer is
+    contacted with no transaction open (a dead printer delays no other request), and the
+    outcome is recorded after: ``sent``, or ``failed`` with the problem → 503 naming the
+    printer and what happened, the failed job kept and audited (SPEC §8).
     """
     reason = (reason or "").strip() or None
+    lock_dose(dose)  # two prints of one dose queue here; the later one counts the earlier
     host = current_app.config.get("PRINTER_HOST")
     reasons = []
     if dose.batch.status == "rejected":
@@ -148,32 +158,46 @@ def print_dose_label(dose: Dose, user: User, *, reason: str | None = None,
         raise Conflict("The label cannot be printed.", reasons)
     copies = print_count(dose)
     if copies and not reason:
-        raise BadRequest(f"This label was printed {copies} time(s) already: a reprint needs "
-                         "a reason.", code="reason_required",
+        raise BadRequest(f"This label was sent to the printer {copies} time(s) already: a "
+                         "reprint needs a reason.", code="reason_required",
                          details={"fields": {"reason": ["required for a reprint"]}})
     if dpi not in DPIS:
         raise BadRequest("dpi must be 203 or 300.", details={"fields": {"dpi": ["203 or 300"]}})
     port = int(current_app.config.get("PRINTER_PORT") or 9100)
+    timeout = float(current_app.config.get("PRINTER_TIMEOUT", 5))
     data = dose_label_document(dose, "zpl", dpi)
     printer = f"{host}:{port}"
-    try:
-        send_zpl(host, port, data, timeout=float(current_app.config.get("PRINTER_TIMEOUT", 5)))
-    except PrinterUnavailable as problem:
-        audit.record("label_print_failed", "dose", dose.id,
-                     {"printer": [None, printer], "problem": [None, str(problem)]}, reason)
+    job = LabelPrint(dose_id=dose.id, copy_number=copies + 1, reprint=copies > 0,
+                     reason=reason, quarantine=not release_statement_flags(dose.batch).released,
+                     printer=printer, dpi=dpi, printed_by_id=user.id, printed_at=clock.utcnow(),
+                     status=PrintStatus.queued)
+    db.session.add(job)
+    with audit.reason(reason) if reason else nullcontext():
+        db.session.flush()
+    problem = None
+    with outside_transaction():  # the job is on record; no lock is held while printing
+        try:
+            send_zpl(host, port, data, timeout=timeout)
+        except PrinterUnavailable as unavailable:
+            problem = str(unavailable)
+        except ValueError as misconfigured:  # a port or timeout out of range
+            problem = f"Printer {printer} is misconfigured: {misconfigured}"
+    _record_outcome(job, problem)
+    if problem is not None:
         keep_despite_error()
         raise Unavailable(f"{problem}. Nothing was printed.", code="printer_unavailable",
-                          details={"printer": printer}) from problem
-    record = LabelPrint(dose_id=dose.id, copy_number=copies + 1, reprint=copies > 0,
-                        reason=reason, quarantine=not release_statement_flags(dose.batch).released,
-                        printer=printer, dpi=dpi, printed_by_id=user.id, printed_at=clock.utcnow())
-    db.session.add(record)
-    if reason:
-        with audit.reason(reason):
-            db.session.flush()
-    else:
-        db.session.flush()
-    return record
+                          details={"printer": printer, "print_id": job.id,
+                                   "status": PrintStatus.failed.value})
+    return job
+
+
+def _record_outcome(job: LabelPrint, problem: str | None) -> None:
+    """The print job's outcome: sent, or failed with the problem (audited as an update)."""
+    db.session.refresh(job)  # re-read after the commit: the audit shows queued → outcome
+    job.status = PrintStatus.sent if problem is None else PrintStatus.failed
+    job.problem = problem
+    job.outcome_at = clock.utcnow()
+    db.session.flush()
 
 
 # -- documents: chain-of-custody report, batch record, certificate of analysis ----------------
