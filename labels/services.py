@@ -146,7 +146,7 @@ def print_dose_label(dose: Dose, user: User, *, reason: str | None = None,
     """
     reason = (reason or "").strip() or None
     lock_dose(dose)  # two prints of one dose queue here; the later one counts the earlier
-    host = current_app.config.get("PRINTER_HOST")
+    host = str(current_app.config.get("PRINTER_HOST") or "")
     reasons = []
     if dose.batch.status == "rejected":
         reasons.append("the batch is rejected: its doses are to be disposed, not labelled")
