@@ -7,7 +7,7 @@ A scratch PostgreSQL database with one released dose whose custody events
 (stored / retrieved, alternating, scanned) are loaded with COPY; then
 ``labels.services.custody_report`` (records → timeline → chain check → PDF, audited
 as an issue) is timed, best of ``--repeat``, and the PDF alone
-(``labels.reports.custody_report_pdf``) for comparison. Target: < 0.5 s.
+(``labels.documents.custody_report.custody_report_pdf``) for comparison. Target: < 0.5 s.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ LIMIT_S = 0.5
 
 def run(args) -> list[Result]:
     from batches.models import Dose
-    from labels import reports, services
+    from labels import services
+    from labels.documents import from_records
+    from labels.documents.custody_report import custody_report_pdf
     from lims.db import db
 
     with scratch(args.url) as bench:
@@ -55,28 +57,17 @@ def run(args) -> list[Result]:
                 times.append(time.perf_counter() - begin)
                 size = len(pdf)
                 db.session.rollback()
-            original = reports.custody_report_pdf
-            captured = {}
-
-            def capture(data, release_signature=None):
-                captured["args"] = (data, release_signature)
-                return original(data, release_signature)
-
-            reports.custody_report_pdf = capture
-            try:
-                services.custody_report(db.session.get(Dose, 1))
-            finally:
-                reports.custody_report_pdf = original
-                db.session.rollback()
+            report = from_records.custody_report(db.session.get(Dose, 1))
+            db.session.rollback()
             for _ in range(args.repeat):
                 begin = time.perf_counter()
-                original(*captured["args"])
+                custody_report_pdf(report)
                 pdf_times.append(time.perf_counter() - begin)
         seconds = min(times[1:])
         return [Result(f"custody report, {args.events:,} events", seconds, LIMIT_S, "s",
                        seconds / LIMIT_S, "< 1", seconds < LIMIT_S,
                        f"PDF alone {min(pdf_times):.3f} s; {size / 1024:.0f} KiB; "
-                       f"rows {len(captured['args'][0].timeline)}")]
+                       f"rows {len(report.timeline)}")]
 
 
 def parser() -> argparse.ArgumentParser:

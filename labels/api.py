@@ -11,7 +11,7 @@ from flask import Response
 from marshmallow import fields, validate
 
 from batches import services as batches
-from labels import audit_bundle, batch_documents, services
+from labels import downloads, services
 from lims.auth import current_actor_user, role_required
 from lims.extensions import ApiBlueprint
 from lims.schemas import StrictSchema, text
@@ -22,8 +22,6 @@ blp = ApiBlueprint("api_labels", __name__, url_prefix="/api/v1",
 WRITERS = ("technician", "qa")
 RECORD_READERS = ("technician", "qa")
 AUDITORS = ("qa", "admin")
-PDF = "application/pdf"
-ZPL = "application/vnd.zebra-zpl"
 FHIR_JSON = "application/fhir+json"
 
 
@@ -50,14 +48,14 @@ class LabelPrintSchema(ma.Schema):
     printer = fields.String()
     dpi = fields.Integer()
     printed_by = fields.Function(lambda p: p.printed_by.username)
-    printed_at = fields.DateTime()
-
-
-def _document(data: bytes, mimetype: str, filename: str) -> Response:
-    response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    printed_at = fields.DateTime(metadata={"description": "when the job was queued"})
+    status = fields.String(metadata={
+        "description": "queued (recorded, the printer's answer not recorded: while printing, "
+                       "or the outcome was lost; counts as a copy) | sent | failed",
+        "enum": ["queued", "sent", "failed"]})
+    outcome_at = fields.DateTime(allow_none=True,
+                                 metadata={"description": "when the outcome was recorded"})
+    problem = fields.String(allow_none=True, metadata={"description": "why it failed"})
 
 
 @blp.route("/doses/<int:dose_id>/label.pdf", methods=["GET"], endpoint="dose_label_pdf")
@@ -65,8 +63,7 @@ def _document(data: bytes, mimetype: str, filename: str) -> Response:
 @blp.doc(responses={"200": {"description": "the dose label (PDF, label stock size)"}})
 def dose_label_pdf(dose_id):
     """The dose label as PDF; QUARANTINE until the batch is released (SPEC §6)."""
-    dose = batches.get_dose(dose_id)
-    return _document(services.dose_label_document(dose, "pdf"), PDF, f"{dose.code}.pdf")
+    return downloads.dose_label(dose_id, "pdf")
 
 
 @blp.route("/doses/<int:dose_id>/label.zpl", methods=["GET"], endpoint="dose_label_zpl")
@@ -75,17 +72,14 @@ def dose_label_pdf(dose_id):
 @blp.doc(responses={"200": {"description": "the dose label (ZPL II)"}})
 def dose_label_zpl(query, dose_id):
     """The dose label as ZPL for Zebra printers at 203 or 300 dpi (SPEC §6)."""
-    dose = batches.get_dose(dose_id)
-    return _document(services.dose_label_document(dose, "zpl", query["dpi"]), ZPL,
-                     f"{dose.code}.zpl")
+    return downloads.dose_label(dose_id, "zpl", query["dpi"])
 
 
 @blp.route("/batches/<int:batch_id>/labels.pdf", methods=["GET"], endpoint="batch_labels_pdf")
 @blp.alt_response(409, description="The batch has no doses to label")
 @blp.doc(responses={"200": {"description": "every dose label of the batch on A4 sheets"}})
 def batch_labels_pdf(batch_id):
-    batch = batches.get_batch(batch_id)
-    return _document(services.batch_label_sheet(batch), PDF, f"{batch.batch_number}-labels.pdf")
+    return downloads.batch_label_sheet(batch_id)
 
 
 @blp.route("/batches/<int:batch_id>/vessel-label.pdf", methods=["GET"],
@@ -95,9 +89,7 @@ def batch_labels_pdf(batch_id):
 @blp.doc(responses={"200": {"description": "the culture vessel's in-process label (PDF)"}})
 def vessel_label_pdf(query, batch_id):
     """In-process label for a culture vessel of the batch (SPEC §6)."""
-    batch = batches.get_batch(batch_id)
-    return _document(services.vessel_label_document(batch, "pdf", query.get("vessel")), PDF,
-                     f"{batch.batch_number}-vessel.pdf")
+    return downloads.vessel_label(batch_id, query.get("vessel"))
 
 
 @blp.route("/collections/<int:collection_id>/label.pdf", methods=["GET"],
@@ -105,9 +97,7 @@ def vessel_label_pdf(query, batch_id):
 @blp.doc(responses={"200": {"description": "the collection's in-process label (PDF)"}})
 def collection_label_pdf(collection_id):
     """In-process label for the collection container: its DIN (SPEC §6)."""
-    collection = batches.get_collection(collection_id)
-    return _document(services.collection_label_document(collection, "pdf"), PDF,
-                     f"{collection.din}.pdf")
+    return downloads.collection_label(collection_id)
 
 
 @blp.route("/doses/<int:dose_id>/print", methods=["POST"], endpoint="print_dose_label")
@@ -116,9 +106,15 @@ def collection_label_pdf(collection_id):
 @blp.response(201, LabelPrintSchema)
 @blp.alt_response(400, description="A reprint without a reason")
 @blp.alt_response(409, description="No printer configured, or the dose may not be labelled")
-@blp.alt_response(503, description="The printer cannot be reached; nothing printed")
+@blp.alt_response(503, description="The printer could not be reached or dropped the job: "
+                   "nothing was printed. The print job is kept as failed and audited; "
+                   "details: printer, print_id, status")
 def print_dose_label(data, dose_id):
-    """Send the dose label to the network printer; counted and audited (SPEC §6)."""
+    """Send the dose label to the network printer; counted and audited (SPEC §6).
+
+    The job is recorded (queued) before the printer is contacted and its outcome after
+    (SPEC §8): 201 with the job once the printer took it (status ``sent``), 503 when it
+    failed (the job stays in ``GET /doses/{id}/prints`` as ``failed`` with the problem)."""
     return services.print_dose_label(batches.get_dose(dose_id), current_actor_user(),
                                      reason=data.get("reason"), dpi=data["dpi"])
 
@@ -126,7 +122,7 @@ def print_dose_label(data, dose_id):
 @blp.route("/doses/<int:dose_id>/prints", methods=["GET"], endpoint="list_prints")
 @blp.response(200, LabelPrintSchema(many=True))
 def list_prints(dose_id):
-    """Every print of the dose label, first print first."""
+    """Every print job of the dose label, failed ones included, first job first."""
     return services.list_prints(batches.get_dose(dose_id))
 
 
@@ -134,8 +130,7 @@ def list_prints(dose_id):
 @blp.doc(responses={"200": {"description": "the chain-of-custody report (PDF)"}})
 def custody_report(dose_id):
     """Chain-of-custody report: identity, release signature, timeline, verdict (SPEC §5)."""
-    dose = batches.get_dose(dose_id)
-    return _document(services.custody_report(dose), PDF, f"{dose.code}-custody.pdf")
+    return downloads.custody_report(dose_id)
 
 
 @blp.route("/doses/<int:dose_id>/fhir", methods=["GET"], endpoint="dose_fhir")
@@ -167,9 +162,7 @@ def _fhir(resource: dict) -> Response:
 def batch_record_pdf(batch_id):
     """Batch record: steps, corrections, QC results, deviations, doses, custody, signatures
     with their validity (SPEC §3, §8). Technicians and QA; audited."""
-    batch = batches.get_batch(batch_id)
-    return _document(batch_documents.batch_record_pdf(batch), PDF,
-                     f"{batch.batch_number}-batch-record.pdf")
+    return downloads.batch_record(batch_id)
 
 
 @blp.route("/batches/<int:batch_id>/coa.pdf", methods=["GET"], endpoint="coa_pdf")
@@ -179,8 +172,7 @@ def batch_record_pdf(batch_id):
 def coa_pdf(batch_id):
     """Certificate of analysis: specification vs result per release test, the release
     decision and signatures; "NOT RELEASED" unless released. Technicians and QA; audited."""
-    batch = batches.get_batch(batch_id)
-    return _document(batch_documents.coa_pdf(batch), PDF, f"{batch.batch_number}-coa.pdf")
+    return downloads.certificate_of_analysis(batch_id)
 
 
 @blp.route("/batches/<int:batch_id>/audit-bundle.json", methods=["GET"],
@@ -192,13 +184,4 @@ def coa_pdf(batch_id):
 def audit_bundle_json(batch_id):
     """The batch's record as a self-checking JSON bundle (SPEC §8); check it offline with
     ``python -m lims.audit.verify_bundle bundle.json``. QA and admin; audited."""
-    import json
-
-    batch = batches.get_batch(batch_id)
-    bundle = audit_bundle.audit_bundle(batch, current_actor_user())
-    response = Response(json.dumps(bundle, ensure_ascii=False, indent=1),
-                        mimetype="application/json")
-    response.headers["Content-Disposition"] = \
-        f'attachment; filename="{batch.batch_number}-audit-bundle.json"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return downloads.batch_audit_bundle(batch_id, current_actor_user())

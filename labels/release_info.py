@@ -13,7 +13,8 @@ from batches.models import Batch
 from lims.auth.models import Meaning
 from qc.services import batch_release_info
 
-INVALIDATED = "INVALIDATED: the batch record changed after this signature"
+INVALIDATED = "INVALIDATED: record changed after signing"
+"""How every document marks a signature whose signed record has changed since (SPEC §8)."""
 
 
 @dataclass(frozen=True)

@@ -4,28 +4,33 @@
 |---|---|
 | §6 label content from the records | :mod:`labels.content` |
 | §6 PDF/ZPL rendering (pure) | :mod:`labels.rendering` |
-| §6 every print counted and audited, a reprint needs a reason | :func:`print_dose_label` |
-| §5 chain-of-custody report | :func:`custody_report`, :mod:`labels.reports` |
+| §6 prints counted and audited, a reprint's reason; §8 no stall | :func:`print_dose_label` |
+| §5 custody report, §3 batch record and CoA | :mod:`labels.documents` (pure), audited here |
 | §6 FHIR R5 export | :mod:`labels.fhir` |
 
-Services flush, never commit; documents are bytes built by pure functions.
+Services flush, never commit (printing commits its queued job through
+:func:`lims.db.outside_transaction` before it contacts the printer); documents are
+bytes built by pure functions.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from batches import isbt128
-from batches.common import facility_tz
-from batches.custody import custody_chain_breaks, custody_events
+from batches.custody import custody_events, lock_dose
 from batches.models import Batch, BatchStatus, Collection, CustodyEventType, Dose, DoseStatus
-from labels import content, fhir, reports
-from labels.models import LabelPrint
+from labels import content, fhir
+from labels.documents import from_records
+from labels.documents.batch_record import batch_record_pdf
+from labels.documents.coa import coa_pdf
+from labels.documents.custody_report import custody_report_pdf
+from labels.models import LabelPrint, PrintStatus
 from labels.printing import PrinterUnavailable, send_zpl
-from labels.release_info import release_signature_text, release_statement_flags
+from labels.release_info import release_statement_flags
 from labels.rendering import (
     dose_label_pdf,
     dose_label_sheet_pdf,
@@ -35,7 +40,7 @@ from labels.rendering import (
 )
 from lims import audit, clock
 from lims.auth.models import User
-from lims.db import db, keep_despite_error
+from lims.db import db, keep_despite_error, outside_transaction
 from lims.errors import BadRequest, Conflict, NotFound, Unavailable
 
 DPIS = (203, 300)
@@ -114,27 +119,34 @@ def _in_process(label, entity_type: str, entity_id: int, output: str, dpi: int) 
 
 
 def print_count(dose: Dose) -> int:
-    return db.session.scalar(select(func.count()).select_from(LabelPrint)
-                             .where(LabelPrint.dose_id == dose.id)) or 0
+    """Copies of the dose's label: prints sent, or whose outcome is unknown (SPEC §6)."""
+    return db.session.scalar(select(func.count()).select_from(LabelPrint).where(
+        LabelPrint.dose_id == dose.id, LabelPrint.status != PrintStatus.failed)) or 0
 
 
 def list_prints(dose: Dose) -> list[LabelPrint]:
+    """Every print job of the dose's label, failed ones included, first job first."""
     return list(db.session.scalars(select(LabelPrint).where(LabelPrint.dose_id == dose.id)
-                                   .order_by(LabelPrint.copy_number)))
+                                   .order_by(LabelPrint.id)))
 
 
 def print_dose_label(dose: Dose, user: User, *, reason: str | None = None,
                      dpi: int = 203) -> LabelPrint:
-    """Send the dose label to the configured network printer (SPEC §6).
+    """Send the dose label to the configured network printer (SPEC §6, §8).
 
-    Every print is counted (``copy_number``) and audited; a reprint needs a
-    reason (400 without). No printer configured → 409; the printer unreachable
-    → 503 with its message (the failed attempt is audited). Labels of a
-    rejected batch, or of a disposed or administered dose, are not printed.
-    Before release the label carries the quarantine legend (SPEC §6).
+    Every print is counted (``copy_number``) and audited; a reprint needs a reason (400
+    without). No printer configured → 409. Labels of a rejected batch, or of a disposed
+    or administered dose, are not printed (409). Before release the label carries the
+    quarantine legend (SPEC §6).
+
+    The job is committed as ``queued`` before the printer is contacted, the printer is
+    contacted with no transaction open (a dead printer delays no other request), and the
+    outcome is recorded after: ``sent``, or ``failed`` with the problem → 503 naming the
+    printer and what happened, the failed job kept and audited (SPEC §8).
     """
     reason = (reason or "").strip() or None
-    host: str = current_app.config.get("PRINTER_HOST") or ""
+    lock_dose(dose)  # two prints of one dose queue here; the later one counts the earlier
+    host = str(current_app.config.get("PRINTER_HOST") or "")
     reasons = []
     if dose.batch.status == BatchStatus.rejected:
         reasons.append("the batch is rejected: its doses are to be disposed, not labelled")
@@ -146,67 +158,75 @@ def print_dose_label(dose: Dose, user: User, *, reason: str | None = None,
         raise Conflict("The label cannot be printed.", reasons)
     copies = print_count(dose)
     if copies and not reason:
-        raise BadRequest(f"This label was printed {copies} time(s) already: a reprint needs "
-                         "a reason.", code="reason_required",
+        raise BadRequest(f"This label was sent to the printer {copies} time(s) already: a "
+                         "reprint needs a reason.", code="reason_required",
                          details={"fields": {"reason": ["required for a reprint"]}})
     if dpi not in DPIS:
         raise BadRequest("dpi must be 203 or 300.", details={"fields": {"dpi": ["203 or 300"]}})
     port = int(current_app.config.get("PRINTER_PORT") or 9100)
+    timeout = float(current_app.config.get("PRINTER_TIMEOUT", 5))
     data = dose_label_document(dose, "zpl", dpi)
     printer = f"{host}:{port}"
-    try:
-        send_zpl(host, port, data, timeout=float(current_app.config.get("PRINTER_TIMEOUT", 5)))
-    except PrinterUnavailable as problem:
-        audit.record("label_print_failed", "dose", dose.id,
-                     {"printer": [None, printer], "problem": [None, str(problem)]}, reason)
+    job = LabelPrint(dose_id=dose.id, copy_number=copies + 1, reprint=copies > 0,
+                     reason=reason, quarantine=not release_statement_flags(dose.batch).released,
+                     printer=printer, dpi=dpi, printed_by_id=user.id, printed_at=clock.utcnow(),
+                     status=PrintStatus.queued)
+    db.session.add(job)
+    with audit.reason(reason) if reason else nullcontext():
+        db.session.flush()
+    problem = None
+    with outside_transaction():  # the job is on record; no lock is held while printing
+        try:
+            send_zpl(host, port, data, timeout=timeout)
+        except PrinterUnavailable as unavailable:
+            problem = str(unavailable)
+        except ValueError as misconfigured:  # a port or timeout out of range
+            problem = f"Printer {printer} is misconfigured: {misconfigured}"
+    _record_outcome(job, problem)
+    if problem is not None:
         keep_despite_error()
         raise Unavailable(f"{problem}. Nothing was printed.", code="printer_unavailable",
-                          details={"printer": printer}) from problem
-    record = LabelPrint(dose_id=dose.id, copy_number=copies + 1, reprint=copies > 0,
-                        reason=reason, quarantine=not release_statement_flags(dose.batch).released,
-                        printer=printer, dpi=dpi, printed_by_id=user.id, printed_at=clock.utcnow())
-    db.session.add(record)
-    if reason:
-        with audit.reason(reason):
-            db.session.flush()
-    else:
-        db.session.flush()
-    return record
+                          details={"printer": printer, "print_id": job.id,
+                                   "status": PrintStatus.failed.value})
+    return job
 
 
-# -- chain-of-custody report -----------------------------------------------------------------
+def _record_outcome(job: LabelPrint, problem: str | None) -> None:
+    """The print job's outcome: sent, or failed with the problem (audited as an update)."""
+    db.session.refresh(job)  # re-read after the commit: the audit shows queued → outcome
+    job.status = PrintStatus.sent if problem is None else PrintStatus.failed
+    job.problem = problem
+    job.outcome_at = clock.utcnow()
+    db.session.flush()
+
+
+# -- documents: chain-of-custody report, batch record, certificate of analysis ----------------
 
 
 def custody_report(dose: Dose) -> bytes:
-    """The chain-of-custody report of a dose (SPEC §5) as PDF bytes."""
-    batch = dose.batch
-    collection = batch.collection
-    tz = facility_tz()
-    events = [*custody_events(collection=collection), *custody_events(dose=dose)]
-    rows = [reports.TimelineRow(
-        when=e.occurred_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), event=e.event,
-        where=" → ".join(x for x in (e.from_location, e.to_location) if x) or "—",
-        who=e.to_person or e.recorded_by.full_name,
-        temperature="" if e.temperature_c is None else f"{e.temperature_c:g} °C",
-        confirmed="formulation" if e.dose_id and e.scanned_code is None else
-        ("collection" if e.collection_id else "scanned"),
-        recorded=f"{e.recorded_by.username}{' (late entry)' if e.late_entry else ''}")
-        for e in events]
-    breaks = custody_chain_breaks(dose)
-    recipient = batch.recipient
-    report = reports.CustodyReport(
-        facility=current_app.config["FACILITY_NAME"],
-        facility_address=current_app.config["FACILITY_ADDRESS"],
-        generated_at=clock.utcnow().astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
-        dose_code=dose.code, din=isbt128.format_din(collection.din),
-        check_character=collection.check_character,
-        product=f"{batch.product.name} ({batch.product.code}), {content.product_code_line(dose)}",
-        batch_number=batch.batch_number, origin=batch.origin,
-        chain_of_identity=collection.chain_of_identity,
-        patient_code=recipient.code, patient_date_of_birth=recipient.date_of_birth.isoformat(),
-        dose_status=dose.status, timeline=rows, chain_breaks=breaks)
-    data = reports.custody_report_pdf(report, release_signature=release_signature_text(batch))
-    _issued("chain-of-custody report", "dose", dose.id, "pdf", unbroken=not breaks)
+    """The chain-of-custody report of a dose (SPEC §5) as PDF bytes; audited."""
+    report = from_records.custody_report(dose)
+    return _issued_pdf(custody_report_pdf(report), "chain-of-custody report", "dose", dose.id,
+                       unbroken=report.unbroken)
+
+
+def batch_record(batch: Batch) -> bytes:
+    """The executed batch record (SPEC §3, §8) as PDF bytes; audited."""
+    record = from_records.batch_record(batch)
+    return _issued_pdf(batch_record_pdf(record), "batch record", "batch", batch.id,
+                       valid=record.valid)
+
+
+def certificate_of_analysis(batch: Batch) -> bytes:
+    """The certificate of analysis (SPEC §3) as PDF bytes; audited."""
+    coa = from_records.certificate_of_analysis(batch)
+    return _issued_pdf(coa_pdf(coa), "certificate of analysis", "batch", batch.id,
+                       released=coa.released)
+
+
+def _issued_pdf(data: bytes, what: str, entity_type: str, entity_id: int,
+                **details: Any) -> bytes:
+    _issued(what, entity_type, entity_id, "pdf", **details)
     return data
 
 

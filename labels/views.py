@@ -11,7 +11,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from batches import services as batches
-from labels import audit_bundle, batch_documents, services
+from labels import downloads, services
 from lims.auth import current_actor_user, role_required
 from lims.errors import DomainError
 from lims.web.forms import Done, flash_refusal, submit
@@ -21,77 +21,52 @@ bp = Blueprint("labels", __name__, template_folder="templates")
 WRITERS = ("technician", "qa")
 
 
-def _pdf(data: bytes, filename: str) -> Response:
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.app_template_global("label_prints")
 def label_prints(dose) -> list:
     return services.list_prints(dose)
 
 
 @bp.route("/doses/<int:dose_id>/label.pdf")
-def dose_label_pdf(dose_id: int):
-    dose = batches.get_dose(dose_id)
-    return _pdf(services.dose_label_document(dose, "pdf"), f"{dose.code}.pdf")
+def dose_label_pdf(dose_id: int) -> Response:
+    return downloads.dose_label(dose_id, "pdf")
 
 
 @bp.route("/batches/<int:batch_id>/labels.pdf")
-def batch_labels_pdf(batch_id: int):
-    batch = batches.get_batch(batch_id)
-    return _pdf(services.batch_label_sheet(batch), f"{batch.batch_number}-labels.pdf")
+def batch_labels_pdf(batch_id: int) -> Response:
+    return downloads.batch_label_sheet(batch_id)
 
 
 @bp.route("/batches/<int:batch_id>/vessel-label.pdf")
-def vessel_label_pdf(batch_id: int):
-    batch = batches.get_batch(batch_id)
-    vessel = request.args.get("vessel", "").strip()[:40] or None
-    return _pdf(services.vessel_label_document(batch, "pdf", vessel),
-                f"{batch.batch_number}-vessel.pdf")
+def vessel_label_pdf(batch_id: int) -> Response:
+    return downloads.vessel_label(batch_id, request.args.get("vessel", "").strip()[:40] or None)
 
 
 @bp.route("/collections/<int:collection_id>/label.pdf")
-def collection_label_pdf(collection_id: int):
-    collection = batches.get_collection(collection_id)
-    return _pdf(services.collection_label_document(collection, "pdf"), f"{collection.din}.pdf")
+def collection_label_pdf(collection_id: int) -> Response:
+    return downloads.collection_label(collection_id)
 
 
 @bp.route("/doses/<int:dose_id>/custody-report.pdf")
-def custody_report_pdf(dose_id: int):
-    dose = batches.get_dose(dose_id)
-    return _pdf(services.custody_report(dose), f"{dose.code}-custody.pdf")
+def custody_report_pdf(dose_id: int) -> Response:
+    return downloads.custody_report(dose_id)
 
 
 @bp.route("/batches/<int:batch_id>/batch-record.pdf")
 @role_required("technician", "qa")
-def batch_record_pdf(batch_id: int):
-    batch = batches.get_batch(batch_id)
-    return _pdf(batch_documents.batch_record_pdf(batch), f"{batch.batch_number}-batch-record.pdf")
+def batch_record_pdf(batch_id: int) -> Response:
+    return downloads.batch_record(batch_id)
 
 
 @bp.route("/batches/<int:batch_id>/coa.pdf")
 @role_required("technician", "qa")
-def coa_pdf(batch_id: int):
-    batch = batches.get_batch(batch_id)
-    return _pdf(batch_documents.coa_pdf(batch), f"{batch.batch_number}-coa.pdf")
+def coa_pdf(batch_id: int) -> Response:
+    return downloads.certificate_of_analysis(batch_id)
 
 
 @bp.route("/batches/<int:batch_id>/audit-bundle.json")
 @role_required("qa", "admin")
-def audit_bundle_json(batch_id: int):
-    import json
-
-    batch = batches.get_batch(batch_id)
-    bundle = audit_bundle.audit_bundle(batch, current_actor_user())
-    response = Response(json.dumps(bundle, ensure_ascii=False, indent=1),
-                        mimetype="application/json")
-    response.headers["Content-Disposition"] = \
-        f'attachment; filename="{batch.batch_number}-audit-bundle.json"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def audit_bundle_json(batch_id: int) -> Response:
+    return downloads.batch_audit_bundle(batch_id, current_actor_user())
 
 
 @bp.route("/doses/<int:dose_id>/print", methods=["POST"])

@@ -2,7 +2,9 @@
 
 STYLE: services only ``flush()``; the boundary commits. For a request the
 boundary is :func:`_commit_after_request`; for a CLI command or a scheduled job
-it is :func:`transaction`.
+it is :func:`transaction`. The one exception is a slow side effect (a printer, a mail
+server): :func:`outside_transaction` commits what is flushed so far and runs it with
+no transaction open (SPEC §8, "slow peripherals never stall the application").
 """
 
 from __future__ import annotations
@@ -184,29 +186,73 @@ def keep_despite_error() -> None:
     g.lims_commit_on_error = True
 
 
+_CONFLICT = "The change conflicts with data saved meanwhile; nothing was saved."
+_BUSY = "The database is busy; nothing was saved. Please retry."
+
+
+def _commit() -> tuple[int, str] | None:
+    """Commit; on failure roll back and answer (status, message) for the refusal."""
+    try:
+        db.session.commit()
+    except exc.IntegrityError:
+        db.session.rollback()
+        return 409, _CONFLICT
+    except exc.OperationalError:
+        db.session.rollback()
+        return 503, _BUSY
+    return None
+
+
 def _commit_after_request(response):
     if not db.session.registry.has():
         return response
     if response.status_code < 400 or g.get("lims_commit_on_error"):
-        try:
-            db.session.commit()
-        except exc.IntegrityError:
-            db.session.rollback()
+        refused = _commit()
+        if refused is not None:
             from lims.errors import respond_error
 
-            return _as_response(respond_error(
-                409, "conflict",
-                "The change conflicts with data saved meanwhile; nothing was saved.",
-                {"reasons": ["conflicting concurrent change"]}))
-        except exc.OperationalError:
-            db.session.rollback()
-            from lims.errors import respond_error
-
-            return _as_response(respond_error(
-                503, "unavailable", "The database is busy; nothing was saved. Please retry."))
+            status, message = refused
+            if status == 409:
+                return _as_response(respond_error(
+                    409, "conflict", message, {"reasons": ["conflicting concurrent change"]}))
+            return _as_response(respond_error(503, "unavailable", message))
     else:
         db.session.rollback()
     return response
+
+
+@contextmanager
+def outside_transaction() -> Iterator[None]:
+    """Commit the work flushed so far, then run the block with no transaction open.
+
+    For a slow side effect whose intent must be on record before it starts and which
+    must not hold a database lock while it runs (SPEC §8): a print job is committed as
+    queued, the printer is contacted inside the block, and the outcome is recorded after
+    it, in the next transaction (which the request boundary commits as usual)::
+
+        job = queue_print(...)          # added and flushed
+        with outside_transaction():
+            outcome = send(...)         # no lock held: other requests go on
+        record_outcome(job, outcome)    # flushed; committed by the boundary
+
+    The block must not use the database (it would open a transaction, and on SQLite take
+    the write lock, for as long as the side effect lasts): read what it needs before.
+    Objects are expired by the commit and reloaded at their next use. A commit that fails
+    raises ``Conflict`` (409) or ``Unavailable`` (503), with nothing saved and the side
+    effect not started.
+    """
+    refused = _commit()
+    if refused is not None:
+        from lims.errors import Conflict, Unavailable
+
+        status, message = refused
+        if status == 409:
+            raise Conflict(message, ["conflicting concurrent change"])
+        raise Unavailable(message)
+    yield
+    if db.session().in_transaction():
+        db.session.rollback()
+        raise RuntimeError("outside_transaction(): the block used the database")
 
 
 def _as_response(rv):

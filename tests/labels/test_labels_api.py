@@ -166,9 +166,14 @@ def test_no_printer_is_409_and_an_unreachable_printer_503(app, lab):
         app.config.update(PRINTER_HOST=LOOPBACK, PRINTER_PORT=port, PRINTER_TIMEOUT=1)
         refused = lab.post(f"/doses/{dose['id']}/print", {}, status=503).json
     assert f"{LOOPBACK}:{port}" in refused["message"] and "refused" in refused["message"]
-    assert count_rows(app, LabelPrint) == 0
-    assert [e for e in audit_entries(app, "dose", dose["id"])
-            if e["action"] == "label_print_failed"]
+    # issue 12: the job was recorded before the printer was contacted; it failed, nothing
+    # was counted as a copy, and both its states are audited
+    [job] = _get(lab, f"/doses/{dose['id']}/prints").json
+    assert refused["details"] == {"printer": f"{LOOPBACK}:{port}", "print_id": job["id"],
+                                  "status": "failed"}
+    assert job["status"] == "failed" and "refused" in job["problem"]
+    assert [e["changes"].get("status") for e in audit_entries(app, "label_print", job["id"])] \
+        == [[None, "queued"], ["queued", "failed"]]
 
 
 def test_printing_roles(app, lab, admin):
