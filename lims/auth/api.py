@@ -7,9 +7,9 @@ from flask import request
 from lims.auth import services, signing
 from lims.auth.guard import current_actor_user, role_required
 from lims.auth.schemas import (
+    AccountActReasonSchema,
     PasswordChangeSchema,
     PasswordResetSchema,
-    AccountActReasonSchema,
     SigningInfoSchema,
     TokenRequestSchema,
     TokenSchema,
