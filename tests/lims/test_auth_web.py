@@ -96,7 +96,7 @@ def test_idle_timeout_from_config(database_url, clock):
     from lims.db import db
 
     with app.app_context():
-        create_user("tina", "Tina", "technician", TEST_PASSWORD)
+        create_user("tina", "Tina", "technician", TEST_PASSWORD, permanent=True)
         db.session.commit()
     client = app.test_client()
     assert web_login(client, "tina").status_code == 302
