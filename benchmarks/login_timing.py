@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         median = statistics.median(values)
         ratio = median / base
         worst = max(worst, ratio, 1 / ratio)
+        ok = "yes" if 0.8 <= ratio <= 1.25 else "NO"
         print(f"{name:<28} {median * 1000:>10.1f} {min(values) * 1000:>8.1f} "
-              f"{max(values) * 1000:>8.1f} {ratio:>10.2f}  {'yes' if 0.8 <= ratio <= 1.25 else 'NO'}")
+              f"{max(values) * 1000:>8.1f} {ratio:>10.2f}  {ok}")
     return 0 if worst <= 1.25 else 1
 
 
