@@ -166,24 +166,21 @@ def normalise_name(full_name: str) -> str:
     return re.sub(r"\s+", " ", full_name or "").strip()
 
 
-def _check_printed_name(full_name: str, user_id: int | None) -> None:
-    """A printed name identifies one person: no other account has it now, and no other
-    account ever signed with it (SPEC §8: never reused for another person)."""
+def _printed_name_taken(full_name: str, user_id: int | None) -> str | None:
+    """Why ``full_name`` may not be this account's printed name, or None. A printed name
+    identifies one person: no other account has it now, and no other account ever signed
+    with it (SPEC §8: never reused for another person). Case and spaces are ignored."""
     lowered = full_name.lower()
     others = select(User.id).where(func.lower(User.full_name) == lowered)
     signed = select(Signature.id).where(func.lower(Signature.printed_name) == lowered)
     if user_id is not None:
         others = others.where(User.id != user_id)
         signed = signed.where(Signature.user_id != user_id)
-    reasons = []
     if db.session.scalar(signed.limit(1)) is not None:
-        reasons.append(f"the printed name {full_name!r} has signed records as another person")
-    elif db.session.scalar(others.limit(1)) is not None:
-        reasons.append(f"another account already has the printed name {full_name!r}")
-    if reasons:
-        raise Conflict(f"The printed name {full_name!r} belongs to another person; give the "
-                       "name with a middle initial or another distinguishing part.", reasons,
-                       code="printed_name_taken")
+        return f"the printed name {full_name!r} has signed records as another person"
+    if db.session.scalar(others.limit(1)) is not None:
+        return f"another account already has the printed name {full_name!r}"
+    return None
 
 
 def _role(value: str) -> Role:
@@ -210,9 +207,13 @@ def create_user(username: str, full_name: str, role: str, password: str, *,
     if not full_name:
         raise BadRequest("A full name is required.", details={"fields": {"full_name": "required"}})
     check_password_policy(password, username)
-    if find_user(username) is not None:
-        raise Conflict(f"The username {username!r} is taken.", [f"username {username} exists"])
-    _check_printed_name(full_name, None)
+    username_taken = find_user(username) is not None
+    name_taken = _printed_name_taken(full_name, None)
+    reasons = [f"username {username} exists"] if username_taken else []
+    reasons += [name_taken] if name_taken else []
+    if reasons:
+        raise Conflict("The account is refused: " + "; ".join(reasons) + ".", reasons,
+                       code=None if username_taken else "printed_name_taken")
     with audit.reason(reason or "account created"):
         user = User(username=username, full_name=full_name, role=role, active=True,
                     password_hash=hash_password(password), failed_logins=0,
@@ -262,6 +263,7 @@ def update_user(user: User, *, reason: str | None = None, by: User | None = None
     why = _reason(reason)
     changes: dict[str, Any] = {}
     reasons: list[str] = []
+    name_taken: str | None = None
     if role is not None and Role(user.role) != _role(role):
         new_role = Role(role)
         if by is not None and by.id == user.id:
@@ -280,11 +282,14 @@ def update_user(user: User, *, reason: str | None = None, by: User | None = None
         if not name:
             raise BadRequest("A full name is required.",
                              details={"fields": {"full_name": "required"}})
-        _check_printed_name(name, user.id)
+        name_taken = _printed_name_taken(name, user.id)
+        reasons += [name_taken] if name_taken else []
         changes["full_name"] = name
     if reasons:
+        code = "printed_name_taken" if name_taken and len(reasons) == 1 else \
+            "account_change_refused"
         raise Conflict("The account change is refused: " + "; ".join(reasons) + ".", reasons,
-                       code="account_change_refused")
+                       code=code)
     if not changes:
         return user
     with audit.reason(why):

@@ -227,3 +227,15 @@ def test_creating_an_account_on_the_page_needs_a_reason_and_is_one_time(app, adm
             AuditEntry.entity_id == str(user.id), AuditEntry.action == "create")).one()
         assert entry.reason == "new starter"
         assert json.loads(entry.changes)["password_hash"] == [None, "***"]
+
+
+def test_a_refused_account_change_lists_every_reason_and_changes_nothing(app, client, make_user,
+                                                                        api_headers):
+    make_user("qa", username="quinn", full_name="Quinn Quality")
+    user_id, _ = make_user("technician", username="tina", full_name="Tina Tech")
+    refused = client.patch(f"/api/v1/users/{user_id}", headers=api_headers("admin"), json={
+        "role": "admin", "full_name": "Quinn Quality", "reason": "reorganisation"})
+    assert refused.status_code == 409 and len(refused.json["details"]["reasons"]) == 2
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert (user.role, user.full_name) == ("technician", "Tina Tech")
