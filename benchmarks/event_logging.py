@@ -45,7 +45,7 @@ def prepare(url: str, batches: int) -> None:
     app = make_app(url)
     with app.app_context():
         upgrade()
-        create_user("benchtech", "Bench Tech", "technician", "bench-pass-1")
+        create_user("benchtech", "Bench Tech", "technician", "bench-pass-1", permanent=True)
         db.session.execute(db.text("CREATE TABLE bench_event (id serial PRIMARY KEY, "
                                    "batch_id integer, notes text, "
                                    "created_at timestamptz DEFAULT now())"))

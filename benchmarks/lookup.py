@@ -45,12 +45,12 @@ def measure(url: str, doses: int, requests: int, seed: int) -> tuple[float, floa
         now = now_utc()
         batches = doses // DOSES_PER_BATCH
         load_doses(batches, DOSES_PER_BATCH, now)
-        create_user("scanner", "Scan Ner", "technician", "scan-pass-1")
+        create_user("scanner", "Scan Ner", "technician", "scan-pass-12", permanent=True)
         db.session.commit()
         expires = now + timedelta(days=200)
         client = bench.app.test_client()
         token = client.post("/api/v1/auth/tokens", json={
-            "username": "scanner", "password": "scan-pass-1"}).get_json()["token"]
+            "username": "scanner", "password": "scan-pass-12"}).get_json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         rng = random.Random(seed)
         from batches.common import facility_tz

@@ -217,7 +217,7 @@ def prepare(app) -> None:
 
     upgrade()
     set_actor(None, "benchmark")
-    user = create_user("bench", "Bench Mark", "qa", "bench-pass-1")
+    user = create_user("bench", "Bench Mark", "qa", "bench-pass-1", permanent=True)
     db.session.flush()
     db.session.add(Signature(id=1, user_id=user.id, username="bench", printed_name="Bench Mark",
                              meaning="approval", signed_at=datetime.now(UTC),

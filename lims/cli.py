@@ -16,7 +16,7 @@ from lims.errors import DomainError
 
 lims_cli = AppGroup("lims", help="Batch tracker administration.")
 
-DEMO_PASSWORD = "demo-pass-1"  # noqa: S105 — demo seed only, printed by seed-demo
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 — demo seed only, printed by seed-demo
 DEMO_USERS = [
     ("tech1", "Tina Technician", "technician"),
     ("tech2", "Theo Technician", "technician"),
@@ -50,32 +50,43 @@ def init_db() -> None:
 @click.option("--full-name", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Prompted for when left out.")
-def create_user(username: str, role: str, full_name: str, password: str) -> None:
-    """Create an account."""
+@click.option("--permanent", is_flag=True,
+              help="The password stays (automation, tests); otherwise it is one-time and "
+                   "must be changed at the first login.")
+def create_user(username: str, role: str, full_name: str, password: str,
+                permanent: bool) -> None:
+    """Create an account (its password is one-time unless --permanent)."""
     from lims.auth.services import create_user as create
 
     _as_cli_actor()
     try:
         with transaction():
-            create(username, full_name, role, password)
+            create(username, full_name, role, password, permanent=permanent,
+                   reason="created with flask lims create-user")
     except DomainError as refusal:
         _fail(refusal.message)
-    click.echo(f"Created {role} {username}.")
+    kind = "permanent password" if permanent else "one-time password, to change at first login"
+    click.echo(f"Created {role} {username} ({kind}).")
 
 
 @lims_cli.command("unlock-user")
 @click.argument("username")
-def unlock_user(username: str) -> None:
-    """Unlock an account locked after failed attempts."""
+@click.option("--reason", default="unlocked with flask lims unlock-user", show_default=True,
+              help="Kept in the audit trail.")
+def unlock_user(username: str, reason: str) -> None:
+    """Lift an account's lock before it lifts by itself."""
     from lims.auth.services import find_user
     from lims.auth.services import unlock_user as unlock
 
     _as_cli_actor()
-    with transaction():
-        user = find_user(username)
-        if user is None:
-            _fail(f"no user {username}")
-        unlock(user)
+    try:
+        with transaction():
+            user = find_user(username)
+            if user is None:
+                _fail(f"no user {username}")
+            unlock(user, reason=reason)
+    except DomainError as refusal:
+        _fail(refusal.message)
     click.echo(f"Unlocked {username}.")
 
 
@@ -90,7 +101,8 @@ def seed_demo() -> None:
     with transaction():
         for username, full_name, role in DEMO_USERS:
             if find_user(username) is None:
-                create(username, full_name, role, DEMO_PASSWORD)
+                create(username, full_name, role, DEMO_PASSWORD, permanent=True,
+                       reason="demo seed")
         for _order, seeder in points(current_app).seeders:
             seeder()
     users = ", ".join(f"{u} ({r})" for u, _n, r in DEMO_USERS)

@@ -52,7 +52,8 @@ ERROR_STATUSES = {
     400: "Bad input: details.fields names each field",
     401: "No token, or an unknown, expired or revoked one (or the account is locked or "
          "inactive)",
-    403: "The caller's role may not do this",
+    403: "The caller's role may not do this, or the caller must change their password "
+         "first (error password_change_required)",
     404: "No such record",
 }
 
@@ -63,7 +64,8 @@ class LimsApi(Api):
     Every operation documents the error statuses it can answer (SPEC §7) instead of
     flask-smorest's catch-all ``default`` response, so that a client (and the API fuzz
     test's status-code check) knows them: 401 on every authenticated operation, 403 where
-    a role is required, 404 on a path with an id, 400 where there is a body or a query.
+    a role is required or a password must be changed first (every authenticated
+    operation), 404 on a path with an id, 400 where there is a body or a query.
     Statuses a view documents itself (409, 423, 503, a more precise 400…) are kept.
     """
 
@@ -87,7 +89,6 @@ class LimsApi(Api):
             if not rule.endpoint.startswith(f"{blp_name}."):
                 continue
             path = FlaskPlugin.flaskpath2openapi(rule.rule)
-            view = self._app.view_functions[rule.endpoint]
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 operation = paths.get(path, {}).get(method.lower())
                 if operation is None:
@@ -97,9 +98,8 @@ class LimsApi(Api):
                         p.get("in") == "query" for p in operation.get("parameters", [])):
                     statuses.append(400)
                 if rule.endpoint not in PUBLIC_ENDPOINTS:
-                    statuses.append(401)
-                if getattr(view, "lims_roles", None):
-                    statuses.append(403)
+                    # 403 too: a one-time password must be changed first (SPEC §8)
+                    statuses += [401, 403]
                 if rule.arguments:
                     statuses.append(404)
                 responses = operation.setdefault("responses", {})

@@ -173,7 +173,8 @@ def make_user(app):
                 full_name: str | None = None, password: str = TEST_PASSWORD):
         username = username or f"{role}{next(counter)}"
         with app.app_context():
-            user = create_user(username, full_name or f"{role.title()} {username}", role, password)
+            user = create_user(username, full_name or f"{role.title()} {username}", role, password,
+                               permanent=True)
             db.session.commit()
             return user.id, username
 

@@ -146,7 +146,7 @@ def test_hold_from_the_page_and_resume_only_by_qa(app, client, lab, login_as):
     assert refused.status_code == 403
     qa = client.application.test_client()
     with app.app_context():
-        create_user("quinn", "Quinn QA", "qa", TEST_PASSWORD)
+        create_user("quinn", "Quinn QA", "qa", TEST_PASSWORD, permanent=True)
         db.session.commit()
     assert web_login(qa, "quinn").status_code == 302
     resumed = _post(qa, f"{page}/resume", {"reason": "power restored"}, page)
@@ -183,7 +183,7 @@ def test_donor_eligibility_signing_form(app, client, lab, login_as):
              {"specimen_collected_at": ago(days=1), "markers": NEGATIVE}, status=200)
     page = f"/subjects/{donor['id']}"
     with app.app_context():
-        create_user("quinn", "Quinn QA", "qa", TEST_PASSWORD)
+        create_user("quinn", "Quinn QA", "qa", TEST_PASSWORD, permanent=True)
         db.session.commit()
     assert web_login(client, "quinn").status_code == 302
     wrong = _post(client, f"{page}/donor-eligibility", {"password": "nope-nope",

@@ -44,6 +44,7 @@ ROLE_OF = {
     ("GET", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
     ("POST", "/api/v1/users/{user_id}/unlock"): "admin",
+    ("POST", "/api/v1/users/{user_id}/password"): "admin",
     ("PATCH", "/api/v1/products/{code}"): "admin",
     ("POST", "/api/v1/process-templates/{template_id}/revisions"): "admin",
     ("POST", "/api/v1/qc-specifications/{spec_id}/revise"): "admin",
@@ -103,7 +104,17 @@ def fuzz_lab(app, client, make_user):
               "scanned_code": matrix}, expect=409)
     assert lab.get("qa", "/alerts?kind=identity_mismatch&open=true"), "no alert to fuzz"
     return {"app": app, "client": client, "tokens": tokens, "users": users,
-            "ids": _real_ids(app, users), "answers": Counter()}
+            "ids": _real_ids(app, users), "answers": Counter(),
+            "password_hashes": _password_hashes(app, users)}
+
+
+def _password_hashes(app, users: dict[str, int]) -> dict[int, str]:
+    from lims.auth.models import User
+    from lims.db import db
+
+    with app.app_context():
+        return {user_id: db.session.get(User, user_id).password_hash
+                for user_id in users.values()}
 
 
 class _Records:
@@ -243,15 +254,21 @@ def _operation_test(fuzz_lab, operation, roles: list[str], examples: int):
 
 
 def _restore(fuzz_lab, role: str) -> None:
-    """Undo what a fuzzed admin call may have done to the acting accounts (deactivated,
-    demoted, locked), so every case runs with a working token of its role."""
-    from lims.auth.models import User
+    """Undo what a fuzzed call may have done to the acting accounts (deactivated, demoted,
+    locked, password reset — each of which also ends their tokens), so every case runs with
+    a working token of its role."""
+    from lims.auth.models import ApiToken, User
     from lims.db import db
 
     with fuzz_lab["app"].app_context():
         for each, user_id in fuzz_lab["users"].items():
             db.session.execute(update(User).where(User.id == user_id).values(
-                active=True, role=each, failed_logins=0, locked_at=None))
+                active=True, role=each, failed_logins=0, locked_at=None, locked_until=None,
+                must_change_password=False,
+                password_hash=fuzz_lab["password_hashes"][user_id]))
+        db.session.execute(update(ApiToken).where(
+            ApiToken.user_id.in_(list(fuzz_lab["users"].values()))).values(
+            revoked_at=None, revoked_reason=None))
         db.session.commit()
 
 

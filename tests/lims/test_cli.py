@@ -28,7 +28,7 @@ def test_create_user_prompts_for_the_password(app, runner):
 def test_create_user_refuses_a_short_password_and_writes_nothing(app, runner):
     result = runner.invoke(args=["lims", "create-user", "quinn", "--role", "qa",
                                  "--full-name", "Quinn", "--password", "short"])
-    assert result.exit_code == 1 and "at least 8" in result.output
+    assert result.exit_code == 1 and "at least 12" in result.output
     with app.app_context():
         assert find_user("quinn") is None
 

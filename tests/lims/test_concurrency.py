@@ -18,7 +18,7 @@ def test_concurrent_writes_keep_one_intact_chain(app, api_headers):
         client = app.test_client()
         return client.post("/api/v1/users", headers=headers, json={
             "username": f"user{n}", "full_name": f"User {n}", "role": "technician",
-            "password": "long-enough-1"}).status_code
+            "password": "long-enough-1", "reason": "concurrency test"}).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(create, range(40)))

@@ -75,8 +75,9 @@ def _create_technicians(url: str) -> None:
     app = create_app(_test_config(url))
     with app.app_context():
         for n in range(TECHNICIANS):
-            create_user(f"loadtech{n}", f"Load Tech {n}", "technician", TEST_PASSWORD)
-        create_user("loadqa", "Load QA", "qa", TEST_PASSWORD)
+            create_user(f"loadtech{n}", f"Load Tech {n}", "technician", TEST_PASSWORD,
+                        permanent=True)
+        create_user("loadqa", "Load QA", "qa", TEST_PASSWORD, permanent=True)
         db.session.commit()
         db.engine.dispose()
 
