@@ -126,6 +126,16 @@ def scheduler() -> None:
                    "tables (finds edits made in SQL outside the application).")
 def audit_verify(replay: bool) -> None:
     """Check the audit trail against its signed checkpoints; exit 1 naming the first problem."""
+    from lims.db import begin_read_snapshot, db
+
+    begin_read_snapshot()  # one consistent state, without blocking writers
+    try:
+        _audit_verify(replay)
+    finally:
+        db.session.rollback()
+
+
+def _audit_verify(replay: bool) -> None:
     started = time.perf_counter()
     result = verify()
     elapsed = time.perf_counter() - started

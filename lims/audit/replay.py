@@ -52,6 +52,7 @@ class Difference:
     table_value: Any = None
     trail_value: Any = None
     seq: int | None = None
+    numeric: bool = False  # a float column: values shown as numbers, not the trail's spelling
     row: dict[str, Any] = dataclass_field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:
@@ -65,11 +66,16 @@ class Difference:
         if self.kind == CREATED:
             return f"{name}: has 'update' entries but no 'create' entry in the trail"
         where = f"newest entry seq {self.seq}" if self.seq else "never recorded"
-        return (f"{name}: field {self.field} is {_show(self.table_value)} in the table but "
-                f"{_show(self.trail_value)} in the trail ({where})")
+        return (f"{name}: field {self.field} is {_show(self.table_value, self.numeric)} in the "
+                f"table but {_show(self.trail_value, self.numeric)} in the trail ({where})")
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, numeric: bool = False) -> str:
+    if numeric and isinstance(value, str):
+        try:
+            return repr(float(value))
+        except ValueError:
+            pass
     return "'" + value + "'" if isinstance(value, str) else json.dumps(value)
 
 
@@ -172,7 +178,7 @@ def replay_table(connection: Connection, spec: ReplayTable) -> Iterator[Differen
                 if trail_value == MASK or _same(table_value, trail_value):
                     continue
                 yield Difference(spec.name, entity_id, FIELD, key, _plain(table_value),
-                                 trail_value, seq)
+                                 trail_value, seq, isinstance(table_value, float))
         record, row = next(trail, None), next(rows, None)
 
 

@@ -306,6 +306,25 @@ def test_entries_after_the_newest_checkpoint_are_covered_by_the_next_sweep(app, 
     assert verify(runner).exit_code == 1
 
 
+def test_verify_reads_one_snapshot_and_blocks_no_writer(app, make_user):
+    """audit-verify reads one consistent state (entries appended meanwhile are neither
+    seen nor taken for a moved head) and takes no write lock (SQLite: writers would wait
+    for the whole verify)."""
+    from lims.audit import verify as verify_trail
+    from lims.db import begin_read_snapshot
+
+    make_user("technician")
+    with app.app_context():
+        begin_read_snapshot()
+        seq = db.session.scalar(sa.select(AuditHead.last_seq))
+        make_user("qa")  # another session commits while the snapshot is open
+        result = verify_trail()
+        db.session.rollback()
+    assert result.intact, result.problem
+    assert result.checked == seq
+    assert _head(app)[0] == seq + 1
+
+
 # ---------------------------------------------------------------- the database guards
 
 
