@@ -211,15 +211,19 @@ def audit_rotate_key() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from lims import clock
-    from lims.audit import checkpoints, keys
+    from lims.audit import checkpoints, keys, record
+    from lims.audit.chain import key_id
     from lims.hashing import to_jsonable
 
     _as_cli_actor()
     old = checkpoints.signing_key()
-    with transaction():
+    replacement = Ed25519PrivateKey.generate()
+    with transaction():  # the rotation is on the record, under the old key's last checkpoint
+        record("audit_key_rotated", "audit_key", old.key_id,
+               {"key_id": [old.key_id, key_id(replacement.public_key())]})
         last = checkpoints.sign_head()
     keys.retire(old, last.seq, to_jsonable(clock.utcnow()))
-    keys.write_private_key(old.path, Ed25519PrivateKey.generate(), replace=True)
+    keys.write_private_key(old.path, replacement, replace=True)
     new = checkpoints.reload_signing_key()
     with transaction():
         first = checkpoints.sign_head()

@@ -11,7 +11,14 @@ from typing import Any
 from sqlalchemy import select
 
 from lims.audit import checkpoints as signed
-from lims.audit.chain import Break, ChainRow, Checkpoint, first_break, signature_valid
+from lims.audit.chain import (
+    Break,
+    ChainRow,
+    Checkpoint,
+    SignatureCheck,
+    first_break,
+    signature_valid,
+)
 from lims.audit.keys import RETIRED_FILE, TrustedKey
 from lims.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
 from lims.db import db
@@ -47,7 +54,7 @@ class VerifyResult:
         return self.broken.problem
 
 
-def signature_check(trusted: dict[str, TrustedKey]):
+def signature_check(trusted: dict[str, TrustedKey]) -> SignatureCheck:
     """The check of a checkpoint's signature against the trusted keys (None: valid)."""
 
     def check(checkpoint: Checkpoint) -> str | None:

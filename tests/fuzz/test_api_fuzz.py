@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import text, update
+from sqlalchemy import text
 
 from tests.conftest import TEST_PASSWORD
 
@@ -249,9 +249,9 @@ def _restore(fuzz_lab, role: str) -> None:
     from lims.db import db
 
     with fuzz_lab["app"].app_context():
-        for each, user_id in fuzz_lab["users"].items():
-            db.session.execute(update(User).where(User.id == user_id).values(
-                active=True, role=each, failed_logins=0, locked_at=None))
+        for each, user_id in fuzz_lab["users"].items():  # through the session: audited
+            user = db.session.get(User, user_id)        # (bulk update() is refused)
+            user.active, user.role, user.failed_logins, user.locked_at = True, each, 0, None
         db.session.commit()
 
 
