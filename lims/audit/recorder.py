@@ -161,12 +161,12 @@ def _append(session: Session, entries: list[tuple[str, str, str, dict, str | Non
 
 # The chain's tables as plain typed clauses, so a migration can append with this code
 # whatever the models look like later.
-_ENTRY = table_clause(
+CHAIN_ENTRY = table_clause(
     "audit_entry", column("seq", BigInteger), column("occurred_at", UTCDateTime),
     column("actor_id", Integer), column("actor_username", String), column("action", String),
     column("entity_type", String), column("entity_id", String), column("changes", Text),
     column("reason", Text), column("prev_hash", String), column("hash", String))
-_HEAD = table_clause("audit_head", column("id", Integer), column("last_seq", BigInteger),
+CHAIN_HEAD = table_clause("audit_head", column("id", Integer), column("last_seq", BigInteger),
                      column("last_hash", String))
 
 
@@ -174,11 +174,11 @@ def append_entries(connection: Connection, entries: list[tuple[str, str, str, di
                    actor_id: int | None, actor_username: str, now: datetime) -> None:
     """Append ``(action, entity_type, entity_id, changes, reason)`` entries to the chain on
     ``connection``, locking the head row until the transaction ends."""
-    head = connection.execute(
-        select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
-    ).one_or_none()
+    head_row = CHAIN_HEAD.c
+    head = connection.execute(select(head_row.last_seq, head_row.last_hash)
+                              .where(head_row.id == 1).with_for_update()).one_or_none()
     if head is None:
-        connection.execute(insert(_HEAD).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
+        connection.execute(insert(CHAIN_HEAD).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
         seq, prev_hash = 0, GENESIS_HASH
     else:
         seq, prev_hash = head.last_seq, head.last_hash
@@ -190,8 +190,8 @@ def append_entries(connection: Connection, entries: list[tuple[str, str, str, di
                        changes=canonical_json(changes), reason=why, prev_hash=prev_hash)
         prev_hash = entry_hash(row)
         rows.append({**row.__dict__, "hash": prev_hash})
-    connection.execute(insert(_ENTRY), rows)
-    connection.execute(update(_HEAD).where(_HEAD.c.id == 1)
+    connection.execute(insert(CHAIN_ENTRY), rows)
+    connection.execute(update(CHAIN_HEAD).where(CHAIN_HEAD.c.id == 1)
                        .values(last_seq=seq, last_hash=prev_hash))
 
 

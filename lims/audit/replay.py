@@ -27,7 +27,7 @@ from sqlalchemy import MetaData, Table, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from lims.audit.recorder import _ENTRY, MASK, append_entries
+from lims.audit.recorder import CHAIN_ENTRY, MASK, append_entries
 from lims.hashing import to_jsonable
 
 CREATED, INSERTED, DELETED, FIELD = "created", "inserted", "deleted", "field"
@@ -120,9 +120,10 @@ def _id_key(entity_id: str) -> tuple[int, str]:
 
 def _trail(connection: Connection, table: str) -> Iterator[tuple[str, dict[str, Any], int | None]]:
     """(entity id, {field: (newest value, seq)}, seq of its create entry) per record."""
-    query = (select(_ENTRY.c.entity_id, _ENTRY.c.seq, _ENTRY.c.action, _ENTRY.c.changes)
-             .where(_ENTRY.c.entity_type == table, _ENTRY.c.action.in_(("create", "update")))
-             .order_by(func.length(_ENTRY.c.entity_id), _ENTRY.c.entity_id, _ENTRY.c.seq)
+    entry = CHAIN_ENTRY.c
+    query = (select(entry.entity_id, entry.seq, entry.action, entry.changes)
+             .where(entry.entity_type == table, entry.action.in_(("create", "update")))
+             .order_by(func.length(entry.entity_id), entry.entity_id, entry.seq)
              .execution_options(yield_per=_BATCH))
     current: str | None = None
     values: dict[str, Any] = {}
