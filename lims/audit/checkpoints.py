@@ -75,8 +75,8 @@ def sign_head() -> Checkpoint:
     session = db.session()
     result = session.connection().execute(insert(AuditCheckpoint).values(
         seq=seq, head_hash=head_hash, created_at=now, key_id=key.key_id, signature=signature))
-    checkpoint = Checkpoint(result.inserted_primary_key[0], seq, head_hash, now, key.key_id,
-                            signature)
+    (checkpoint_id,) = result.inserted_primary_key or (None,)
+    checkpoint = Checkpoint(checkpoint_id, seq, head_hash, now, key.key_id, signature)
     session.info[_PENDING_MIRROR] = (key.folder, checkpoint.as_dict())
     return checkpoint
 

@@ -17,7 +17,7 @@ describe rows a migration wrote (seeded reference data, backfilled columns).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
@@ -39,7 +39,7 @@ class ReplayTable:
     """A table to replay: its name, its columns by audit field name, its masked fields."""
 
     name: str
-    columns: dict[str, ColumnElement[Any]]
+    columns: Mapping[str, ColumnElement[Any]]
     masked: frozenset[str] = frozenset()
 
 
@@ -101,12 +101,13 @@ def _same(table_value: Any, trail_value: Any) -> bool:
 def model_tables() -> list[ReplayTable]:
     """Every table of an audited model of the application, by name."""
     from lims.audit.models import Audited
-    from lims.db import db
+    from lims.db import Base
 
     tables = []
-    for mapper in db.Model.registry.mappers:
+    for mapper in Base.registry.mappers:
         cls = mapper.class_
-        if isinstance(cls, type) and issubclass(cls, Audited) and mapper.local_table is not None:
+        if isinstance(cls, type) and issubclass(cls, Audited) and isinstance(mapper.local_table,
+                                                                             Table):
             columns = {attr.key: attr.columns[0] for attr in mapper.column_attrs}
             tables.append(ReplayTable(mapper.local_table.name, columns,
                                       frozenset(cls.__audit_masked__)))
@@ -159,11 +160,12 @@ def replay_table(connection: Connection, spec: ReplayTable) -> Iterator[Differen
     record = next(trail, None)
     row = next(rows, None)
     while record is not None or row is not None:
-        if row is None or (record is not None and _id_key(record[0]) < _id_key(row[0])):
-            entity_id, _values, created = record  # type: ignore[misc]
+        if record is not None and (row is None or _id_key(record[0]) < _id_key(row[0])):
+            entity_id, _values, created = record
             yield Difference(spec.name, entity_id, DELETED if created else CREATED, seq=created)
             record = next(trail, None)
             continue
+        assert row is not None
         if record is None or _id_key(row[0]) < _id_key(record[0]):
             yield Difference(spec.name, row[0], INSERTED, row=row[1])
             row = next(rows, None)

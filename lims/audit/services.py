@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +74,7 @@ def signature_check(trusted: dict[str, TrustedKey]) -> SignatureCheck:
     return check
 
 
-def _database_checkpoints(counter: list[int]) -> Iterator[Checkpoint]:
+def _database_checkpoints(counter: list[int]) -> Generator[Checkpoint, None, None]:
     result = db.session.execute(select(*_CHECKPOINT_COLUMNS)
                                 .order_by(AuditCheckpoint.seq, AuditCheckpoint.id)
                                 .execution_options(yield_per=2000))

@@ -62,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with open(args.bundle, encoding="utf-8") as file:
             bundle = json.load(file)
-    except (OSError, ValueError) as problem:
-        print(f"cannot read {args.bundle}: {problem}", file=sys.stderr)
+    except (OSError, ValueError) as error:
+        print(f"cannot read {args.bundle}: {error}", file=sys.stderr)
         return 2
     try:
         keys = _public_keys(args.public_key)
-    except (OSError, ValueError) as problem:
-        print(f"cannot read the public key: {problem}", file=sys.stderr)
+    except (OSError, ValueError) as error:
+        print(f"cannot read the public key: {error}", file=sys.stderr)
         return 2
     problem = first_problem(bundle)
     if problem is None and keys:
