@@ -4,10 +4,11 @@ The bundle holds the batch and every related record (collection, donor and
 recipient with their screenings, culture steps, QC results, deviations,
 exceptional release, doses, custody events, label prints, signatures), every
 audit entry about them with exactly the fields its hash covers, the seqs the
-export expects, the chain head at export and a SHA-256 digest of the rest.
-``python -m lims.audit.verify_bundle bundle.json`` checks it offline
+export expects, the chain head at export, a SHA-256 digest of the rest and an
+Ed25519 signature of that digest with the audit signing key.
+``python -m lims.audit.verify_bundle bundle.json --public-key KEY`` checks it offline
 (:mod:`lims.audit.bundle`). The export itself is audited (it is the newest
-entry about the batch in the bundle).
+entry about the batch in the bundle), and it signs a checkpoint of the chain head.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from batches.models import (
 )
 from labels.models import LabelPrint
 from lims import audit, clock
-from lims.audit.bundle import ENTRY_FIELDS, FORMAT, bundle_digest
-from lims.audit.models import AuditEntry, AuditHead
+from lims.audit import checkpoints
+from lims.audit.bundle import ENTRY_FIELDS, FORMAT, bundle_digest, signature_message
+from lims.audit.models import AuditEntry
 from lims.auth.models import Signature, User
 from lims.db import db
 from lims.hashing import to_jsonable
@@ -119,10 +121,9 @@ def entry_as_bundle_dict(entry: AuditEntry) -> dict[str, Any]:
 def audit_bundle(batch: Batch, user: User) -> dict[str, Any]:
     """Export the batch's record and its audit entries as a bundle (SPEC §8)."""
     audit.record("audit_bundle_export", "batch", batch.id, {"format": [None, FORMAT]})
-    head = db.session.execute(select(AuditHead.last_seq, AuditHead.last_hash)
-                              .where(AuditHead.id == 1)).one()
+    head = checkpoints.sign_head()  # SPEC §8: a checkpoint at every export
     records = related_records(batch)
-    entries = _entries(records, head.last_seq)
+    entries = _entries(records, head.seq)
     bundle: dict[str, Any] = {
         "format": FORMAT,
         "exported_at": to_jsonable(clock.utcnow()),
@@ -140,9 +141,14 @@ def audit_bundle(batch: Batch, user: User) -> dict[str, Any]:
             "expected_seqs": [e.seq for e in entries],
             "entries": [entry_as_bundle_dict(e) for e in entries],
         },
-        "chain_head": {"seq": head.last_seq, "hash": head.last_hash},
+        "chain_head": {"seq": head.seq, "hash": head.hash, "checkpoint_id": head.id},
     }
+    digest = bundle_digest(bundle)
     bundle["digest"] = {"algorithm": "sha256",
-                        "of": "canonical JSON of the bundle without 'digest'",
-                        "value": bundle_digest(bundle)}
+                        "of": "canonical JSON of the bundle without 'digest' and 'signature'",
+                        "value": digest}
+    signer, signature = checkpoints.sign_bytes(signature_message(digest))
+    bundle["signature"] = {"algorithm": "ed25519", "key_id": signer,
+                           "of": signature_message(digest).decode("ascii"),
+                           "value": signature}
     return bundle

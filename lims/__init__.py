@@ -40,12 +40,14 @@ def register_extensions(app: Flask) -> None:
     from flask import request
 
     from lims import audit, db, http_headers
+    from lims.audit import checkpoints
     from lims.extensions import LimsApi, RecordIdConverter, csrf, migrate, refuse_nul
 
     app.url_map.converters["int"] = RecordIdConverter  # before any route is added
     http_headers.init_app(app)  # first registered, so its after_request runs last
     db.init_app(app)
     audit.install()
+    checkpoints.init_app(app)
     migrate.init_app(app, db.db, directory=_migrations_dir(), render_as_batch=True,
                      compare_type=True, render_item=db.render_migration_item)
     csrf.init_app(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import time
 from typing import NoReturn
 
 import click
@@ -135,12 +136,112 @@ def scheduler() -> None:
 
 
 @lims_cli.command("audit-verify")
-def audit_verify() -> None:
-    """Check the audit trail's hash chain; exit 1 naming the first broken entry."""
+@click.option("--replay", is_flag=True,
+              help="Also rebuild every GMP record from the trail and compare it with the "
+                   "tables (finds edits made in SQL outside the application).")
+def audit_verify(replay: bool) -> None:
+    """Check the audit trail against its signed checkpoints; exit 1 naming the first problem."""
+    from lims.db import begin_read_snapshot, db
+
+    begin_read_snapshot()  # one consistent state, without blocking writers
+    try:
+        _audit_verify(replay)
+    finally:
+        db.session.rollback()
+
+
+def _audit_verify(replay: bool) -> None:
+    started = time.perf_counter()
     result = verify()
-    if result.broken is None:
-        click.echo(f"Audit trail intact: {result.checked} entries verified.")
-        return
-    click.echo(f"Audit trail BROKEN at entry seq {result.broken.seq}: {result.broken.problem}",
-               err=True)
-    sys.exit(1)
+    elapsed = time.perf_counter() - started
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if not result.intact:
+        click.echo(f"Audit trail BROKEN {result.problem}", err=True)
+        sys.exit(1)
+    newest = result.newest
+    signed = (f"; {result.checkpoints} signed checkpoints check out (newest: "
+              f"{newest.name}, key {newest.key_id})" if newest else "")
+    click.echo(f"Audit trail intact: {result.checked} entries verified{signed} "
+               f"[{elapsed:.2f} s].")
+    if replay:
+        _replay()
+
+
+def _replay() -> None:
+    from lims.audit.replay import model_tables, replay_table
+    from lims.db import db
+
+    started, tables, differences = time.perf_counter(), model_tables(), 0
+    connection = db.session.connection()
+    for spec in tables:
+        for difference in replay_table(connection, spec):
+            differences += 1
+            if differences <= REPLAY_SHOWN:
+                click.echo(f"Replay DIFFERS: {difference}", err=True)
+    elapsed = time.perf_counter() - started
+    if differences:
+        more = f" (first {REPLAY_SHOWN} shown)" if differences > REPLAY_SHOWN else ""
+        click.echo(f"Replay FAILED: {differences} differences between the tables and the "
+                   f"trail{more} [{elapsed:.2f} s].", err=True)
+        sys.exit(1)
+    click.echo(f"Replay: every record of {len(tables)} GMP tables matches the trail "
+               f"[{elapsed:.2f} s].")
+
+
+REPLAY_SHOWN = 100
+
+
+@lims_cli.command("audit-public-key")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also the retired keys (one per line), for checking older bundles.")
+def audit_public_key(show_all: bool) -> None:
+    """Print the audit signing key's public key (give it to the offline bundle check)."""
+    from lims.audit import checkpoints
+
+    key = checkpoints.signing_key()
+    click.echo(key.public_text)
+    if show_all:
+        for trusted in checkpoints.trusted_keys().values():
+            if trusted.last_seq is not None:
+                click.echo(f"{trusted.public_text}  # key {trusted.key_id}, retired after seq "
+                           f"{trusted.last_seq}")
+
+
+@lims_cli.command("audit-checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the chain head now (the sweep does it on every run)."""
+    from lims.audit import checkpoints
+
+    with transaction():
+        checkpoint = checkpoints.sign_head()
+    click.echo(f"Signed {checkpoint.name} with key {checkpoint.key_id}.")
+
+
+@lims_cli.command("audit-rotate-key")
+@click.confirmation_option(prompt="Replace the audit signing key? Back up the instance "
+                                  "folder first.")
+def audit_rotate_key() -> None:
+    """Replace the audit signing key; the old public key stays trusted for what it signed."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lims import clock
+    from lims.audit import checkpoints, keys, record
+    from lims.audit.chain import key_id
+    from lims.hashing import to_jsonable
+
+    _as_cli_actor()
+    old = checkpoints.signing_key()
+    replacement = Ed25519PrivateKey.generate()
+    with transaction():  # the rotation is on the record, under the old key's last checkpoint
+        record("audit_key_rotated", "audit_key", old.key_id,
+               {"key_id": [old.key_id, key_id(replacement.public_key())]})
+        last = checkpoints.sign_head()
+    keys.retire(old, last.seq, to_jsonable(clock.utcnow()))
+    keys.write_private_key(old.path, replacement, replace=True)
+    new = checkpoints.reload_signing_key()
+    with transaction():
+        first = checkpoints.sign_head()
+    click.echo(f"Retired key {old.key_id} (it signed up to seq {last.seq}); new key "
+               f"{new.key_id} signed {first.name}.")
+    click.echo(f"New public key: {new.public_text}")

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "PRINTER_HOST": None,
     "PRINTER_PORT": 9100,
     "SCHEDULER": False,
+    "AUDIT_KEY_FILE": None,  # None: audit_signing_key.pem in the instance folder (SPEC §8)
     "SWEEP_INTERVAL_SECONDS": 60,
     "QC_TURNAROUND_HOURS": {"default": 48, "sterility": 360, "mycoplasma": 72},
     "DOSE_EXPIRY_WARNING_HOURS": 72,  # a dose_expiring alert opens this long before expiry
@@ -52,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 SECRET_FILE = "secret_key"  # noqa: S105 — a file name, not a secret
+AUDIT_KEY_FILE = "audit_signing_key.pem"  # generated on first run (lims.audit.keys)
 
 
 def database_uri(url: str | None, instance_path: str) -> str:
@@ -83,6 +85,8 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config.update(test_config)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config["DATABASE_URL"],
                                                          app.instance_path)
+    if not app.config.get("AUDIT_KEY_FILE"):
+        app.config["AUDIT_KEY_FILE"] = str(Path(app.instance_path) / AUDIT_KEY_FILE)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
     _check_timezone(app.config["TIMEZONE"])

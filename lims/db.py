@@ -154,14 +154,36 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before it is acknowledged, so a power cut cannot lose
+        # an acknowledged signature (SPEC §8, durability; NORMAL in WAL mode can).
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
+
+
+READ_SNAPSHOT = "lims_read_snapshot"
 
 
 def _sqlite_begin(conn) -> None:
     # A write lock from the first statement: concurrent writers wait (busy_timeout)
-    # instead of failing when a read transaction later tries to write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # instead of failing when a read transaction later tries to write. A read snapshot
+    # (:func:`begin_read_snapshot`) takes no write lock.
+    if conn.get_execution_options().get(READ_SNAPSHOT):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def begin_read_snapshot() -> None:
+    """Start the session's transaction as one consistent read-only snapshot, for long
+    reads such as ``audit-verify``: every statement sees the same committed state, and
+    writers are not blocked (SQLite: a deferred ``BEGIN`` in WAL mode, no write lock;
+    PostgreSQL: ``REPEATABLE READ``). Call it before the session's first statement."""
+    db.session.rollback()
+    if db.engine.dialect.name == "postgresql":
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    else:
+        options = {READ_SNAPSHOT: True}
+    db.session.connection(execution_options=options)
 
 
 def _configure_engine(engine: Engine) -> None:

@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from lims import clock
-from lims.audit import set_actor
+from lims.audit import checkpoints, set_actor
 from lims.db import db, transaction
 from lims.extension_points import points
 
@@ -36,13 +36,19 @@ def _take_sweep_lock() -> bool:
 
 
 def run_sweep(app: Flask | None = None) -> dict[str, Any]:
-    """Run every sweep task once, in one transaction; returns what each did."""
+    """Run every sweep task once, then sign a checkpoint of the audit chain's head (SPEC
+    §8), in one transaction; returns what each did."""
     set_actor(None, "scheduler")
     with transaction():
         if not _take_sweep_lock():
             return {"skipped": "another process is sweeping"}
         now = clock.utcnow()
-        return {name: task(now) for _order, name, task in points(app).sweep_tasks}
+        report: dict[str, Any] = {name: task(now)
+                                  for _order, name, task in points(app).sweep_tasks}
+        checkpoint = checkpoints.write_checkpoint()
+        report["audit_checkpoint"] = (f"signed seq {checkpoint.seq}" if checkpoint
+                                      else "head unchanged since the last checkpoint")
+        return report
 
 
 def _sweep_job(app: Flask) -> None:

@@ -91,8 +91,6 @@ def _snapshot_reference_rows(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         for table in db.metadata.sorted_tables:
-            if table.name == "audit_head":
-                continue
             rows = [dict(row._mapping) for row in conn.execute(table.select())]
             if rows:
                 _REFERENCE_ROWS[table.name] = rows
@@ -108,8 +106,9 @@ def _reset_postgres(url: str) -> None:
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         conn.exec_driver_sql(
             "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-        conn.exec_driver_sql(
-            f"INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, '{'0' * 64}')")
+        if "audit_head" not in _REFERENCE_ROWS:
+            conn.exec_driver_sql(
+                f"INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, '{'0' * 64}')")
         for table in db.metadata.sorted_tables:
             rows = _REFERENCE_ROWS.get(table.name)
             if not rows:
@@ -133,9 +132,10 @@ def database_url(database_template, tmp_path) -> str:
 
 
 @pytest.fixture
-def app_config(database_url) -> dict[str, Any]:
+def app_config(database_url, tmp_path) -> dict[str, Any]:
     """Override entries of this mapping (before ``app`` is used) to configure a test's app."""
-    return _test_config(database_url)
+    # each test its own audit signing key and mirrored checkpoint (lims.audit.keys)
+    return _test_config(database_url, AUDIT_KEY_FILE=str(tmp_path / "audit-key" / "key.pem"))
 
 
 @pytest.fixture
@@ -255,7 +255,8 @@ def tamper(app, *statements: str) -> None:
                 conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             else:
                 for trigger in ("audit_entry_no_update", "audit_entry_no_delete",
-                                "audit_head_no_delete"):
+                                "audit_head_no_delete", "audit_head_forward_only",
+                                "audit_checkpoint_no_update", "audit_checkpoint_no_delete"):
                     conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
             for statement in statements:
                 conn.exec_driver_sql(statement)

@@ -4,7 +4,9 @@
   automatically (who, when in UTC, entity, ``{field: [old, new]}``, reason).
 - :func:`reason` supplies the reason a correction needs; :func:`record` writes
   an event that is not a column change (a print, a refused scan, a login failure).
-- :func:`verify` walks the chain and names the first broken entry.
+- :func:`verify` walks the chain against the signed checkpoints (:mod:`.checkpoints`,
+  key in :mod:`.keys`) and names the first broken entry; :mod:`.replay` rebuilds every
+  GMP record from the trail and compares it with the tables.
 - :mod:`lims.audit.bundle` / ``python -m lims.audit.verify_bundle`` check a batch's
   exported audit bundle offline.
 
@@ -19,21 +21,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lims.audit.context import set_actor
-    from lims.audit.models import Audited, AuditEntry, AuditHead
+    from lims.audit.models import AuditCheckpoint, Audited, AuditEntry, AuditHead
     from lims.audit.recorder import install, reason, record
     from lims.audit.services import VerifyResult, verify
 
 _EXPORTS = {
     "set_actor": "lims.audit.context",
     "Audited": "lims.audit.models", "AuditEntry": "lims.audit.models",
-    "AuditHead": "lims.audit.models",
+    "AuditHead": "lims.audit.models", "AuditCheckpoint": "lims.audit.models",
     "install": "lims.audit.recorder", "reason": "lims.audit.recorder",
     "record": "lims.audit.recorder",
     "VerifyResult": "lims.audit.services", "verify": "lims.audit.services",
 }
 
-__all__ = ["Audited", "AuditEntry", "AuditHead", "VerifyResult", "install", "reason", "record",
-           "set_actor", "verify"]
+__all__ = ["Audited", "AuditCheckpoint", "AuditEntry", "AuditHead", "VerifyResult", "install",
+           "reason", "record", "set_actor", "verify"]
 
 
 def __getattr__(name: str) -> Any:

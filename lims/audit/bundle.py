@@ -12,9 +12,13 @@ the chain head at export and a digest of the rest. :func:`problems` checks it:
 4. each record's current values equal the newest values its audit entries give
    (fields never audited, or masked, are not compared) and each record has its
    ``create`` entry;
-5. the bundle digest: SHA-256 of the canonical JSON of everything but ``digest``.
+5. the bundle digest: SHA-256 of the canonical JSON of everything but ``digest`` and
+   ``signature``;
+6. with the public key(s) of the audit signing key, given from outside the bundle
+   (:func:`signature_problem`): the Ed25519 signature of the digest. Without it only
+   the bundle's consistency is known, not who made it: anyone can recompute hashes.
 
-Run it as ``python -m lims.audit.verify_bundle bundle.json``.
+Run it as ``python -m lims.audit.verify_bundle bundle.json --public-key KEY``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from lims.audit.chain import ChainRow, entry_hash
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from lims.audit.chain import ChainRow, entry_hash, key_id, signature_valid
 from lims.hashing import content_digest, to_jsonable
 
 FORMAT = "cellbatch-lims/audit-bundle/1"
@@ -34,10 +40,36 @@ ENTRY_FIELDS = ("seq", "occurred_at", "actor_id", "actor_username", "action", "e
 """The fields of an entry in the bundle; all but ``hash`` are hashed, in this order."""
 
 
+UNSIGNED = ("digest", "signature")
+
+
 def bundle_digest(bundle: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON (:func:`lims.hashing.canonical_json`) of the bundle
-    without its ``digest`` member."""
-    return content_digest({key: value for key, value in bundle.items() if key != "digest"})
+    without its ``digest`` and ``signature`` members."""
+    return content_digest({key: value for key, value in bundle.items() if key not in UNSIGNED})
+
+
+def signature_message(digest: str) -> bytes:
+    """The bytes the bundle's Ed25519 signature covers (distinct from a checkpoint's)."""
+    return f"{FORMAT} digest sha256:{digest}".encode("ascii")
+
+
+def signature_problem(bundle: dict[str, Any], public_keys: list[Ed25519PublicKey]) -> str | None:
+    """None when the bundle's signature verifies with one of ``public_keys`` (trusted keys
+    given from outside the bundle), else what is wrong."""
+    signature = bundle.get("signature")
+    if not isinstance(signature, dict) or not isinstance(signature.get("value"), str):
+        return "the bundle carries no signature: it cannot be authenticated"
+    by_id = {key_id(key): key for key in public_keys}
+    signer = signature.get("key_id")
+    key = by_id.get(signer) if isinstance(signer, str) else None
+    if key is None:
+        return (f"the bundle is signed by key {signer}, not by the public key(s) given "
+                f"({', '.join(sorted(by_id))}): it was re-signed or comes from another system")
+    if not signature_valid(key, signature_message(bundle_digest(bundle)), signature["value"]):
+        return (f"the bundle's signature does not verify with key {signer}: the bundle was "
+                "changed after export")
+    return None
 
 
 def _entry_name(entry: dict[str, Any]) -> str:

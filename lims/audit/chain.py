@@ -1,11 +1,22 @@
-"""The hash chain as pure functions: no Flask, no database."""
+"""The hash chain and its signed checkpoints as pure functions: no Flask, no database.
+
+The offline bundle checker (:mod:`lims.audit.verify_bundle`) imports this module, so
+it needs only the standard library, :mod:`lims.hashing` and ``cryptography``.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lims.hashing import canonical_json, sha256_hex, to_jsonable
 
@@ -50,15 +61,101 @@ class Break:
     problem: str
 
 
+# ------------------------------------------------------------------ signing keys
+
+KEY_PREFIX = "ed25519:"
+CHECKPOINT_FORMAT = "cellbatch-lims/audit-checkpoint/1"
+
+
+def public_key_text(key: Ed25519PublicKey) -> str:
+    """``ed25519:`` and the base64 of the raw 32-byte public key (one line, printable)."""
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return KEY_PREFIX + base64.b64encode(raw).decode("ascii")
+
+
+def parse_public_key(text: str) -> Ed25519PublicKey:
+    """The key :func:`public_key_text` wrote; ``ValueError`` for anything else."""
+    text = text.strip()
+    if not text.startswith(KEY_PREFIX):
+        raise ValueError(f"a public key starts with {KEY_PREFIX!r}")
+    try:
+        raw = base64.b64decode(text[len(KEY_PREFIX):], validate=True)
+    except (binascii.Error, ValueError) as problem:
+        raise ValueError(f"the public key is not base64: {problem}") from problem
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key has 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """Short name of a key: the first 16 hex digits of SHA-256 of its raw bytes."""
+    return hashlib.sha256(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()[:16]
+
+
+def signature_valid(key: Ed25519PublicKey, message: bytes, signature: str) -> bool:
+    try:
+        key.verify(base64.b64decode(signature, validate=True), message)
+    except (InvalidSignature, binascii.Error, ValueError, TypeError):
+        return False
+    return True
+
+
+def checkpoint_message(seq: int, head_hash: str, created_at: Any, signer: str) -> bytes:
+    """The bytes a checkpoint's signature covers: format, seq, hash, time and key id."""
+    return canonical_json([CHECKPOINT_FORMAT, seq, head_hash, to_jsonable(created_at),
+                           signer]).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement "the chain's entry ``seq`` has hash ``hash``"."""
+
+    id: int | None
+    seq: int
+    hash: str
+    created_at: Any
+    key_id: str
+    signature: str
+    source: str = "the database"
+
+    @property
+    def name(self) -> str:
+        where = "" if self.source == "the database" else f", mirrored in {self.source}"
+        return f"checkpoint #{self.id} (seq {self.seq}, signed {to_jsonable(self.created_at)}" \
+               f"{where})"
+
+    def message(self) -> bytes:
+        return checkpoint_message(self.seq, self.hash, self.created_at, self.key_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "seq": self.seq, "hash": self.hash,
+                "created_at": to_jsonable(self.created_at), "key_id": self.key_id,
+                "signature": self.signature}
+
+
+# ------------------------------------------------------------------ verification
+
+SignatureCheck = Callable[[Checkpoint], "str | None"]
+
+
 def first_break(rows: Iterable[ChainRow], genesis: str, head_seq: int | None,
-                head_hash: str | None) -> tuple[int, Break | None]:
+                head_hash: str | None, checkpoints: Iterable[Checkpoint] = (),
+                check_signature: SignatureCheck | None = None) -> tuple[int, Break | None]:
     """Walk rows in ``seq`` order; return (rows checked, first break or None).
 
     Detects an altered row (its hash no longer matches its content), a removed
     row (a gap in ``seq`` or a ``prev_hash`` that points elsewhere), reordered
-    rows (links out of order) and rows removed from the end (head mismatch).
+    rows (links out of order), a head that does not match the chain's end, and,
+    against the signed ``checkpoints`` (in ``seq`` order; ``check_signature``
+    names a bad signature): a trail rewritten and re-chained (an entry's hash no
+    longer equals the signed one), entries removed from the end or every entry
+    removed (the chain stops before a checkpoint).
     """
     expected_seq, prev_hash, count = 1, genesis, 0
+    pending = _Checkpoints(iter(checkpoints), check_signature)
+    broken = pending.reach(0, genesis)
+    if broken:
+        return count, broken
     for row in rows:
         count += 1
         if row.seq != expected_seq:
@@ -70,9 +167,76 @@ def first_break(rows: Iterable[ChainRow], genesis: str, head_seq: int | None,
         if entry_hash(row) != row.hash:
             return count, Break(row.seq, "content does not match its hash (altered entry)")
         prev_hash = row.hash
+        broken = pending.reach(row.seq, row.hash)
+        if broken:
+            return count, broken
         expected_seq += 1
-    if head_seq is not None and (head_seq != expected_seq - 1 or head_hash != prev_hash):
-        return count, Break(expected_seq, f"chain ends at seq {expected_seq - 1} but the head "
-                                          f"records seq {head_seq}: entries were removed "
-                                          "from the end")
+    last = expected_seq - 1
+    broken = pending.beyond(last)
+    if broken:
+        return count, broken
+    if head_seq is None:
+        if last or pending.seen:
+            return count, Break(expected_seq, "the chain head row (audit_head) is missing: "
+                                              "it was deleted")
+        return count, None
+    if head_seq > last:
+        return count, Break(expected_seq, f"chain ends at seq {last} but the head records "
+                                          f"seq {head_seq}: entries were removed from the end")
+    if head_seq < last:
+        return count, Break(head_seq + 1, f"the head records seq {head_seq}, behind the chain's "
+                                          f"last entry seq {last}: the head was moved back")
+    if head_hash != prev_hash:
+        return count, Break(last, "the head's hash does not match the last entry's hash "
+                                  "(the head or the last entry was altered)")
     return count, None
+
+
+class _Checkpoints:
+    """The checkpoints not yet reached while walking the chain."""
+
+    def __init__(self, checkpoints: Iterator[Checkpoint],
+                 check_signature: SignatureCheck | None) -> None:
+        self._iter, self._check = checkpoints, check_signature
+        self._next = next(self._iter, None)
+        self.matched_seq = 0
+        self.seen = 0
+
+    def _signature(self, checkpoint: Checkpoint) -> Break | None:
+        self.seen += 1
+        problem = self._check(checkpoint) if self._check else None
+        return Break(checkpoint.seq, f"{checkpoint.name}: {problem}") if problem else None
+
+    def reach(self, seq: int, entry_hash_: str) -> Break | None:
+        """Check every checkpoint of ``seq`` against the entry's hash."""
+        while self._next is not None and self._next.seq <= seq:
+            checkpoint, self._next = self._next, next(self._iter, None)
+            broken = self._signature(checkpoint)
+            if broken:
+                return broken
+            if checkpoint.seq < seq:  # only before the first entry: a negative seq
+                return Break(checkpoint.seq, f"{checkpoint.name}: names no entry")
+            if checkpoint.hash != entry_hash_:
+                first = self.matched_seq + 1
+                return Break(first, (
+                    f"the trail was rewritten and re-chained: entry seq {seq}'s hash no longer "
+                    f"matches the one signed in {checkpoint.name}; an entry between seq "
+                    f"{first} and {seq} was altered, removed or inserted and the later hashes "
+                    "recomputed"))
+            self.matched_seq = seq
+        return None
+
+    def beyond(self, last: int) -> Break | None:
+        """A checkpoint past the chain's end: entries removed from the end (or all)."""
+        while self._next is not None:
+            checkpoint, self._next = self._next, next(self._iter, None)
+            broken = self._signature(checkpoint)
+            if broken:
+                return broken
+            if last == 0:
+                return Break(1, f"the trail is empty but {checkpoint.name} signed the head at "
+                                f"seq {checkpoint.seq}: every entry was removed")
+            return Break(last + 1, f"chain ends at seq {last} but {checkpoint.name} signed the "
+                                   f"head at seq {checkpoint.seq}: entries were removed from "
+                                   "the end")
+        return None

@@ -57,3 +57,22 @@ class AuditHead(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Model):
+    """A signed statement of the chain head: "entry ``seq`` has hash ``head_hash``".
+
+    Written at every sweep and every audit bundle export by the process holding the
+    audit signing key (kept outside the database); ``audit-verify`` fails when the chain
+    no longer reaches or matches a checkpoint. Append-only, like the trail.
+    """
+
+    __tablename__ = "audit_checkpoint"
+    __table_args__ = (Index("ix_audit_checkpoint_seq", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(100))

@@ -3,23 +3,39 @@
 Session events: ``before_flush`` refuses deletes of GMP records and of audit rows
 and corrections without a reason; ``after_flush`` writes one entry per changed
 object through Core inserts on the session's own connection, so the entries
-commit or roll back with the change they describe.
+commit or roll back with the change they describe; ``do_orm_execute`` refuses
+bulk ``insert()``/``update()``/``delete()`` statements on GMP and audit tables,
+which would change rows without passing through the flush (SPEC §8).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Text,
+    column,
+    event,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy import table as table_clause
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from lims import clock
 from lims.audit.chain import ChainRow, entry_hash
 from lims.audit.context import current_actor
-from lims.audit.models import GENESIS_HASH, Audited, AuditEntry, AuditHead
-from lims.db import db
+from lims.audit.models import GENESIS_HASH, AuditCheckpoint, Audited, AuditEntry, AuditHead
+from lims.db import UTCDateTime, db
 from lims.errors import BadRequest
 from lims.hashing import canonical_json, to_jsonable
 
@@ -108,11 +124,12 @@ def _corrections_without_reason(session: Session) -> dict[str, str]:
 
 def _before_flush(session: Session, _context, _instances) -> None:
     for obj in list(session.deleted):
-        if isinstance(obj, Audited | AuditEntry | AuditHead):
+        if isinstance(obj, Audited | AuditEntry | AuditHead | AuditCheckpoint):
             raise AppendOnlyViolation(
                 f"{type(obj).__name__} rows are never deleted; void them with a reason")
     for obj in list(session.dirty):
-        if isinstance(obj, AuditEntry | AuditHead) and session.is_modified(obj):
+        if isinstance(obj, AuditEntry | AuditHead | AuditCheckpoint) \
+                and session.is_modified(obj):
             raise AppendOnlyViolation("audit entries are append-only")
     missing = _corrections_without_reason(session)
     if missing:
@@ -138,17 +155,33 @@ def _after_flush(session: Session, _context) -> None:
 
 def _append(session: Session, entries: list[tuple[str, str, str, dict, str | None]]) -> None:
     """Append entries to the chain, holding the head row's lock until commit."""
-    connection = session.connection()
-    head = connection.execute(
-        select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
-    ).one_or_none()
+    actor_id, actor_username = current_actor()
+    append_entries(session.connection(), entries, actor_id, actor_username, clock.utcnow())
+
+
+# The chain's tables as plain typed clauses, so a migration can append with this code
+# whatever the models look like later.
+CHAIN_ENTRY = table_clause(
+    "audit_entry", column("seq", BigInteger), column("occurred_at", UTCDateTime),
+    column("actor_id", Integer), column("actor_username", String), column("action", String),
+    column("entity_type", String), column("entity_id", String), column("changes", Text),
+    column("reason", Text), column("prev_hash", String), column("hash", String))
+CHAIN_HEAD = table_clause("audit_head", column("id", Integer), column("last_seq", BigInteger),
+                     column("last_hash", String))
+
+
+def append_entries(connection: Connection, entries: list[tuple[str, str, str, dict, str | None]],
+                   actor_id: int | None, actor_username: str, now: datetime) -> None:
+    """Append ``(action, entity_type, entity_id, changes, reason)`` entries to the chain on
+    ``connection``, locking the head row until the transaction ends."""
+    head_row = CHAIN_HEAD.c
+    head = connection.execute(select(head_row.last_seq, head_row.last_hash)
+                              .where(head_row.id == 1).with_for_update()).one_or_none()
     if head is None:
-        connection.execute(insert(AuditHead).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
+        connection.execute(insert(CHAIN_HEAD).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
         seq, prev_hash = 0, GENESIS_HASH
     else:
         seq, prev_hash = head.last_seq, head.last_hash
-    actor_id, actor_username = current_actor()
-    now = clock.utcnow()
     rows = []
     for action, entity_type, entity_id, changes, why in entries:
         seq += 1
@@ -157,9 +190,34 @@ def _append(session: Session, entries: list[tuple[str, str, str, dict, str | Non
                        changes=canonical_json(changes), reason=why, prev_hash=prev_hash)
         prev_hash = entry_hash(row)
         rows.append({**row.__dict__, "hash": prev_hash})
-    connection.execute(insert(AuditEntry), rows)
-    connection.execute(update(AuditHead).where(AuditHead.id == 1)
+    connection.execute(insert(CHAIN_ENTRY), rows)
+    connection.execute(update(CHAIN_HEAD).where(CHAIN_HEAD.c.id == 1)
                        .values(last_seq=seq, last_hash=prev_hash))
+
+
+def _audited_tables() -> set[str]:
+    names = {AuditEntry.__tablename__, AuditHead.__tablename__, AuditCheckpoint.__tablename__}
+    pending = list(Audited.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        name = getattr(cls, "__tablename__", None)
+        if name:
+            names.add(name)
+    return names
+
+
+def _refuse_bulk(state: ORMExecuteState) -> None:
+    """Bulk DML on a GMP or audit table would bypass the flush that writes the trail."""
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    target = getattr(state.statement, "table", None)
+    name = getattr(target, "name", None)
+    if name in _audited_tables():
+        verb = "update" if state.is_update else "delete" if state.is_delete else "insert"
+        raise AppendOnlyViolation(
+            f"bulk {verb}() of {name} refused: it would write no audit entry; load the "
+            "records and change them through the session (SPEC §8)")
 
 
 def _refuse_change(_mapper, _connection, target) -> None:
@@ -176,7 +234,8 @@ def install() -> None:
         return
     event.listen(Session, "before_flush", _before_flush)
     event.listen(Session, "after_flush", _after_flush)
-    for model in (AuditEntry, AuditHead):
+    event.listen(Session, "do_orm_execute", _refuse_bulk)
+    for model in (AuditEntry, AuditHead, AuditCheckpoint):
         event.listen(model, "before_update", _refuse_change)
         event.listen(model, "before_delete", _refuse_change)
     _installed = True

@@ -2,45 +2,139 @@
 
 from __future__ import annotations
 
+import heapq
 import json
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
-from lims.audit.chain import Break, ChainRow, first_break
-from lims.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from lims.audit import checkpoints as signed
+from lims.audit.chain import (
+    Break,
+    ChainRow,
+    Checkpoint,
+    SignatureCheck,
+    first_break,
+    signature_valid,
+)
+from lims.audit.keys import RETIRED_FILE, TrustedKey
+from lims.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
 from lims.db import db
 
 _CHAIN_COLUMNS = (AuditEntry.seq, AuditEntry.occurred_at, AuditEntry.actor_id,
                   AuditEntry.actor_username, AuditEntry.action, AuditEntry.entity_type,
                   AuditEntry.entity_id, AuditEntry.changes, AuditEntry.reason,
                   AuditEntry.prev_hash, AuditEntry.hash)
+_CHECKPOINT_COLUMNS = (AuditCheckpoint.id, AuditCheckpoint.seq, AuditCheckpoint.head_hash,
+                       AuditCheckpoint.created_at, AuditCheckpoint.key_id,
+                       AuditCheckpoint.signature)
 
 
 @dataclass(frozen=True)
 class VerifyResult:
     checked: int
     broken: Break | None
+    checkpoints: int = 0
+    newest: Checkpoint | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def intact(self) -> bool:
         return self.broken is None
 
+    @property
+    def problem(self) -> str:
+        """The first problem, naming the entry where there is one."""
+        if self.broken is None:
+            return ""
+        if self.broken.seq > 0:
+            return f"at entry seq {self.broken.seq}: {self.broken.problem}"
+        return self.broken.problem
+
+
+def signature_check(trusted: dict[str, TrustedKey]) -> SignatureCheck:
+    """The check of a checkpoint's signature against the trusted keys (None: valid)."""
+
+    def check(checkpoint: Checkpoint) -> str | None:
+        key = trusted.get(checkpoint.key_id)
+        if key is None:
+            return (f"signed by an unknown audit key {checkpoint.key_id} (trusted: "
+                    f"{', '.join(sorted(trusted))}): forged, or an earlier key missing from "
+                    f"{RETIRED_FILE}")
+        if key.last_seq is not None and checkpoint.seq > key.last_seq:
+            return (f"signed by audit key {checkpoint.key_id} for seq {checkpoint.seq}, after "
+                    f"that key was retired at seq {key.last_seq}")
+        if not signature_valid(key.public, checkpoint.message(), checkpoint.signature):
+            return (f"its signature does not verify with audit key {checkpoint.key_id}: the "
+                    "checkpoint was forged or altered")
+        return None
+
+    return check
+
+
+def _database_checkpoints(counter: list[int]) -> Generator[Checkpoint, None, None]:
+    result = db.session.execute(select(*_CHECKPOINT_COLUMNS)
+                                .order_by(AuditCheckpoint.seq, AuditCheckpoint.id)
+                                .execution_options(yield_per=2000))
+    try:
+        for row in result:
+            counter[0] += 1
+            yield Checkpoint(*row)
+    finally:
+        result.close()
+
 
 def verify() -> VerifyResult:
-    """Recompute the whole chain in constant memory (SPEC §8: ``audit-verify``)."""
+    """Recompute the whole chain in constant memory and hold it against every signed
+    checkpoint, the mirrored newest checkpoint and the head (SPEC §8: ``audit-verify``)."""
+    trusted = signed.trusted_keys()
+    mirror, mirror_problem = signed.mirrored_checkpoint()
+    if mirror_problem:
+        return VerifyResult(0, Break(0, mirror_problem))
     head = db.session.execute(select(AuditHead.last_seq, AuditHead.last_hash)
                               .where(AuditHead.id == 1)).one_or_none()
     head_seq, head_hash = (head.last_seq, head.last_hash) if head else (None, None)
+    counter = [0]
+    stored = _database_checkpoints(counter)
+    points = heapq.merge(stored, [mirror] if mirror else [], key=lambda c: c.seq)
     result = db.session.execute(
         select(*_CHAIN_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=2000))
     try:
         checked, broken = first_break((ChainRow(*row) for row in result), GENESIS_HASH,
-                                      head_seq, head_hash)
+                                      head_seq, head_hash, points, signature_check(trusted))
     finally:
         result.close()
-    return VerifyResult(checked, broken)
+        stored.close()
+    newest = _newest_checkpoint()
+    if broken is None and mirror is not None:
+        broken = _mirror_in_database(mirror)
+    notes = []
+    if newest is None and mirror is None and checked:
+        notes.append("no signed checkpoint yet: run `flask lims sweep` or "
+                     "`flask lims audit-checkpoint`")
+    if mirror is None and newest is not None:
+        notes.append(f"no mirrored checkpoint next to the signing key "
+                     f"({signed.signing_key().folder}): only the database's checkpoints "
+                     "were checked")
+    return VerifyResult(checked, broken, counter[0], newest, tuple(notes))
+
+
+def _newest_checkpoint() -> Checkpoint | None:
+    row = db.session.execute(select(*_CHECKPOINT_COLUMNS).order_by(
+        AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc()).limit(1)).first()
+    return Checkpoint(*row) if row else None
+
+
+def _mirror_in_database(mirror: Checkpoint) -> Break | None:
+    row = db.session.execute(select(*_CHECKPOINT_COLUMNS)
+                             .where(AuditCheckpoint.id == mirror.id)).first()
+    if row is None or (row.seq, row.head_hash, row.signature) != (mirror.seq, mirror.hash,
+                                                                  mirror.signature):
+        return Break(mirror.seq, f"{mirror.name} is missing from the database (or differs "
+                                 "there): checkpoints were deleted or altered")
+    return None
 
 
 def list_entries(entity_type: str | None = None, entity_id: str | None = None,

@@ -56,13 +56,15 @@ def assert_one_open_alert_per_step(app, step_ids: list[int]) -> None:
         assert result.intact, result.broken
 
 
-def _sweep_in_process(url: str, barrier, results, without_lock: bool) -> None:
-    """Child process: its own app and connections; wait for the others, then sweep once."""
+def _sweep_in_process(url: str, key_file: str, barrier, results, without_lock: bool) -> None:
+    """Child process: its own app and connections (and the deployment's one audit signing
+    key); wait for the others, then sweep once."""
     from lims import create_app, scheduler
 
     if without_lock:  # the database's unique index alone must keep it one alert per step
         scheduler._take_sweep_lock = lambda: True
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret"})
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret",
+                      "AUDIT_KEY_FILE": key_file})
     with app.app_context():
         db.session.execute(select(1))  # connect before the barrier
         db.session.rollback()
@@ -71,12 +73,13 @@ def _sweep_in_process(url: str, barrier, results, without_lock: bool) -> None:
     results.put(report)
 
 
-def _run_processes(database_url: str, without_lock: bool) -> list[dict]:
+def _run_processes(app, database_url: str, without_lock: bool) -> list[dict]:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(PROCESSES)
     results = context.Queue()
+    key_file = app.config["AUDIT_KEY_FILE"]
     processes = [context.Process(target=_sweep_in_process,
-                                 args=(database_url, barrier, results, without_lock))
+                                 args=(database_url, key_file, barrier, results, without_lock))
                  for _ in range(PROCESSES)]
     for process in processes:
         process.start()
@@ -91,7 +94,7 @@ def _run_processes(database_url: str, without_lock: bool) -> list[dict]:
 @pytest.mark.slow
 def test_sweeps_in_several_processes_open_one_alert_per_overdue_step(app, database_url,
                                                                      overdue_steps):
-    reports = _run_processes(database_url, without_lock=False)
+    reports = _run_processes(app, database_url, without_lock=False)
     worked = [r for r in reports if "skipped" not in r]
     assert worked, reports
     assert sum(r["overdue_steps"]["opened"] for r in worked) == OVERDUE
@@ -102,7 +105,7 @@ def test_sweeps_in_several_processes_open_one_alert_per_overdue_step(app, databa
 @pytest.mark.slow
 def test_without_the_lock_the_database_still_allows_one_open_alert(app, database_url,
                                                                    overdue_steps):
-    reports = _run_processes(database_url, without_lock=True)
+    reports = _run_processes(app, database_url, without_lock=True)
     assert all("skipped" not in r for r in reports)
     assert_one_open_alert_per_step(app, overdue_steps)
 
@@ -111,7 +114,7 @@ def test_without_the_lock_the_database_still_allows_one_open_alert(app, database
 @pytest.mark.slow
 def test_lims_sweep_commands_started_together(app, database_url, overdue_steps, tmp_path):
     env = {**os.environ, "LIMS_DATABASE_URL": database_url, "LIMS_INSTANCE_PATH": str(tmp_path),
-           "LIMS_SECRET_KEY": "test-secret"}
+           "LIMS_SECRET_KEY": "test-secret", "LIMS_AUDIT_KEY_FILE": app.config["AUDIT_KEY_FILE"]}
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "lims"]
     sweeps = [subprocess.Popen([*command, "sweep"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True) for _ in range(PROCESSES)]

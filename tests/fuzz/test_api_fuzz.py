@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import text, update
+from sqlalchemy import text
 
 from tests.conftest import TEST_PASSWORD
 
@@ -257,15 +257,18 @@ def _restore(fuzz_lab, role: str) -> None:
     """Undo what a fuzzed call may have done to the acting accounts (deactivated, demoted,
     locked, password reset — each of which also ends their tokens), so every case runs with
     a working token of its role."""
+    from sqlalchemy import update
+
     from lims.auth.models import ApiToken, User
     from lims.db import db
 
     with fuzz_lab["app"].app_context():
-        for each, user_id in fuzz_lab["users"].items():
-            db.session.execute(update(User).where(User.id == user_id).values(
-                active=True, role=each, failed_logins=0, locked_at=None, locked_until=None,
-                must_change_password=False,
-                password_hash=fuzz_lab["password_hashes"][user_id]))
+        for each, user_id in fuzz_lab["users"].items():  # through the session: audited
+            user = db.session.get(User, user_id)        # (bulk update() is refused)
+            user.active, user.role, user.failed_logins = True, each, 0
+            user.locked_at = user.locked_until = None
+            user.must_change_password = False
+            user.password_hash = fuzz_lab["password_hashes"][user_id]
         db.session.execute(update(ApiToken).where(
             ApiToken.user_id.in_(list(fuzz_lab["users"].values()))).values(
             revoked_at=None, revoked_reason=None))

@@ -41,12 +41,20 @@ def bundle(app, qlab):
     return batch, json.loads(response.data)
 
 
-def _run(path: Path) -> subprocess.CompletedProcess:
+def _run(path: Path, *args: str) -> subprocess.CompletedProcess:
     """The documented command, in a clean environment: no database URL, no app config."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIMS_", "DATABASE"))}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "lims.audit.verify_bundle", str(path)],
+    return subprocess.run([sys.executable, "-m", "lims.audit.verify_bundle", str(path), *args],
                           capture_output=True, text=True, env=env, cwd=path.parent, timeout=60)
+
+
+@pytest.fixture
+def public_key(runner) -> str:
+    """The audit signing key's public key, as ``flask lims audit-public-key`` prints it."""
+    result = runner.invoke(args=["lims", "audit-public-key"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
 
 
 def _write(tmp_path: Path, data: dict, name: str = "bundle.json") -> Path:
@@ -73,13 +81,88 @@ def test_bundle_holds_records_entries_head_and_digest(app, bundle):
     assert data["chain_head"]["hash"] == entries[-1]["hash"]
     assert data["digest"]["value"] == bundle_digest(data)
     assert first_problem(data) is None
+    assert data["signature"]["algorithm"] == "ed25519"
 
 
-def test_verify_command_passes_an_exported_bundle(app, bundle, tmp_path):
+def test_verify_command_passes_an_exported_bundle(app, bundle, tmp_path, public_key):
+    _batch, data = bundle
+    result = _run(_write(tmp_path, data), "--public-key", public_key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("INTACT") and "signed by audit key" in result.stdout
+    key_file = tmp_path / "audit-public-key.txt"
+    key_file.write_text(f"# the lab's audit key\n{public_key}\n", encoding="utf-8")
+    assert _run(_write(tmp_path, data), "--public-key", str(key_file)).returncode == 0
+
+
+def test_without_a_public_key_authenticity_is_not_claimed(app, bundle, tmp_path):
     _batch, data = bundle
     result = _run(_write(tmp_path, data))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("INTACT")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stdout.startswith("NOT AUTHENTICATED") and "--public-key" in result.stdout
+
+
+def _rehash(data: dict) -> None:
+    """What a forger does after editing a bundle: recompute the digest."""
+    data["digest"]["value"] = bundle_digest(data)
+
+
+def test_a_rehashed_bundle_fails_the_signature(app, bundle, tmp_path, public_key):
+    """Edit a record and its audit value consistently, recompute the digest: every hash
+    checks out, only the signature (made with a key the forger does not hold) does not."""
+    _batch, data = bundle
+    edited = copy.deepcopy(data)
+    edited["exported_by"] = "someone else"
+    _rehash(edited)
+    assert first_problem(edited) is None  # consistent in itself
+    result = _run(_write(tmp_path, edited), "--public-key", public_key)
+    assert result.returncode == 1, result.stdout
+    assert "signature does not verify" in result.stdout
+    assert _run(_write(tmp_path, edited)).returncode == 3  # never a pass without the key
+
+
+def test_a_bundle_re_signed_with_another_key_fails(app, bundle, tmp_path, public_key):
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lims.audit.bundle import signature_message
+    from lims.audit.chain import key_id
+
+    _batch, data = bundle
+    edited = copy.deepcopy(data)
+    edited["exported_by"] = "someone else"
+    _rehash(edited)
+    forger = Ed25519PrivateKey.generate()
+    edited["signature"] = {"algorithm": "ed25519", "key_id": key_id(forger.public_key()),
+                           "value": base64.b64encode(forger.sign(signature_message(
+                               edited["digest"]["value"]))).decode()}
+    result = _run(_write(tmp_path, edited), "--public-key", public_key)
+    assert result.returncode == 1 and "not by the public key(s) given" in result.stdout
+    del edited["signature"]
+    result = _run(_write(tmp_path, edited), "--public-key", public_key)
+    assert result.returncode == 1 and "no signature" in result.stdout
+
+
+def test_a_bad_public_key_argument_is_refused(app, bundle, tmp_path):
+    _batch, data = bundle
+    path = _write(tmp_path, data)
+    assert _run(path, "--public-key", "ed25519:not-base64!").returncode == 2
+    assert _run(path, "--public-key", str(tmp_path / "missing.txt")).returncode == 2
+
+
+def test_every_export_signs_a_checkpoint_of_the_head(app, bundle):
+    import sqlalchemy as sa
+
+    from lims.audit.models import AuditCheckpoint
+    from lims.db import db
+
+    _batch, data = bundle
+    with app.app_context():
+        newest = db.session.scalars(sa.select(AuditCheckpoint)
+                                    .order_by(AuditCheckpoint.id.desc())).first()
+    assert (newest.seq, newest.head_hash, newest.id) == (
+        data["chain_head"]["seq"], data["chain_head"]["hash"], data["chain_head"]["checkpoint_id"])
+    assert newest.key_id == data["signature"]["key_id"]
 
 
 def _edit_record_value(data):
@@ -131,11 +214,11 @@ def _edit_head(data):
 @pytest.mark.parametrize("edit", [
     _edit_record_value, _edit_result_value, _edit_entry_change, _edit_entry_reason,
     _edit_entry_actor, _edit_signature_name, _edit_export_metadata, _edit_head])
-def test_verify_command_names_an_edited_value(app, bundle, tmp_path, edit):
+def test_verify_command_names_an_edited_value(app, bundle, tmp_path, edit, public_key):
     _batch, data = bundle
     edited = copy.deepcopy(data)
     expected = edit(edited)
-    result = _run(_write(tmp_path, edited))
+    result = _run(_write(tmp_path, edited), "--public-key", public_key)
     assert result.returncode == 1, result.stdout
     assert result.stdout.startswith("BROKEN") and expected in result.stdout, result.stdout
 

@@ -224,7 +224,8 @@ def test_creating_an_account_on_the_page_needs_a_reason_and_is_one_time(app, adm
         user = db.session.scalar(select(User).where(User.username == "newtech"))
         assert user.must_change_password is True
         entry = db.session.scalars(select(AuditEntry).where(
-            AuditEntry.entity_id == str(user.id), AuditEntry.action == "create")).one()
+            AuditEntry.entity_type == "user_account", AuditEntry.entity_id == str(user.id),
+            AuditEntry.action == "create")).one()
         assert entry.reason == "new starter"
         assert json.loads(entry.changes)["password_hash"] == [None, "***"]
 

@@ -39,6 +39,15 @@ def ctx(app):
         db.session.rollback()
 
 
+def _base_seq(app=None) -> int:
+    """The head's seq before a test writes: migration 0007 records the seeded reference
+    rows (products, templates, specifications) in the trail."""
+    from contextlib import nullcontext
+
+    with app.app_context() if app else nullcontext():
+        return db.session.scalar(sa.select(audit.AuditHead.last_seq)) or 0
+
+
 def _entries(entity_type):
     return list(db.session.scalars(sa.select(AuditEntry).where(
         AuditEntry.entity_type == entity_type).order_by(AuditEntry.seq)))
@@ -112,68 +121,79 @@ def test_orm_delete_of_a_gmp_record_is_refused(ctx):
 
 
 def test_the_database_refuses_update_and_delete_of_audit_rows(app, make_user):
+    base = _base_seq(app)
     make_user("technician")
     with app.app_context():
         for statement in ("UPDATE audit_entry SET reason = 'x'", "DELETE FROM audit_entry"):
             with pytest.raises(sa.exc.DatabaseError):
                 with db.engine.begin() as conn:
                     conn.exec_driver_sql(statement)
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 1
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == base + 1
 
 
 def test_entries_chain_by_hash(ctx):
+    base = _base_seq()
+    last = db.session.scalar(sa.select(audit.AuditHead.last_hash))
     for name in ("a1", "b2", "c3"):
         services.create_user(name, name, "technician", "long-enough-1")
     rows = _entries("user_account")
-    assert [r.seq for r in rows] == [1, 2, 3]
-    assert rows[0].prev_hash == "0" * 64
+    assert [r.seq for r in rows] == [base + 1, base + 2, base + 3]
+    assert rows[0].prev_hash == last
     assert rows[1].prev_hash == rows[0].hash and rows[2].prev_hash == rows[1].hash
 
 
 @pytest.fixture
 def trail(app, make_user):
+    """Four users; returns the seq before them (the users are base + 1 … base + 4)."""
+    base = _base_seq(app)
     for role in ("technician", "qa", "admin", "technician"):
         make_user(role)
+    return base
 
 
 def test_audit_verify_passes_on_an_intact_trail(runner, trail):
     result = runner.invoke(args=["lims", "audit-verify"])
     assert result.exit_code == 0, result.output
-    assert "intact: 4 entries" in result.output
+    assert f"intact: {trail + 4} entries" in result.output
 
 
 @pytest.mark.parametrize("damage, seq, problem", [
-    (["UPDATE audit_entry SET changes = '{}' WHERE seq = 2"], 2, "altered"),
-    (["UPDATE audit_entry SET actor_username = 'someone-else' WHERE seq = 3"], 3, "altered"),
-    (["DELETE FROM audit_entry WHERE seq = 2"], 3, "removed"),
-    (["UPDATE audit_entry SET seq = 100 WHERE seq = 2",
-      "UPDATE audit_entry SET seq = 2 WHERE seq = 3",
-      "UPDATE audit_entry SET seq = 3 WHERE seq = 100"], 2, "link"),
-    (["DELETE FROM audit_entry WHERE seq = 4"], 4, "removed from the end"),
+    (["UPDATE audit_entry SET changes = '{{}}' WHERE seq = {s2}"], 2, "altered"),
+    (["UPDATE audit_entry SET actor_username = 'someone-else' WHERE seq = {s3}"], 3, "altered"),
+    (["DELETE FROM audit_entry WHERE seq = {s2}"], 3, "removed"),
+    (["UPDATE audit_entry SET seq = 100000 WHERE seq = {s2}",
+      "UPDATE audit_entry SET seq = {s2} WHERE seq = {s3}",
+      "UPDATE audit_entry SET seq = {s3} WHERE seq = 100000"], 2, "link"),
+    (["DELETE FROM audit_entry WHERE seq = {s4}"], 4, "removed from the end"),
 ], ids=["altered-changes", "altered-actor", "deleted-row", "swapped-rows", "deleted-last-row"])
 def test_audit_verify_fails_naming_the_first_broken_entry(app, runner, trail, damage, seq,
                                                           problem):
-    tamper(app, *damage)
+    seqs = {f"s{n}": trail + n for n in range(1, 5)}
+    tamper(app, *(statement.format(**seqs) for statement in damage))
     result = runner.invoke(args=["lims", "audit-verify"])
     assert result.exit_code == 1
-    assert f"seq {seq}:" in result.output
+    assert f"seq {trail + seq}:" in result.output
     assert problem in result.output
 
 
 def test_swapping_contents_of_two_rows_is_detected(app, runner, trail):
     columns = ("occurred_at", "actor_id", "actor_username", "action", "entity_type",
                "entity_id", "changes", "reason", "prev_hash", "hash")
+    first, second = trail + 2, trail + 3
     assignments = ", ".join(
         f"{c} = (SELECT {c} FROM swap_copy AS o WHERE o.seq = "
-        f"CASE WHEN audit_entry.seq = 2 THEN 3 ELSE 2 END)" for c in columns)
+        f"CASE WHEN audit_entry.seq = {first} THEN {second} ELSE {first} END)"
+        for c in columns)
     tamper(app, "CREATE TABLE swap_copy AS SELECT * FROM audit_entry",
-           f"UPDATE audit_entry SET {assignments} WHERE seq IN (2, 3)",
+           f"UPDATE audit_entry SET {assignments} WHERE seq IN ({first}, {second})",
            "DROP TABLE swap_copy")
     result = runner.invoke(args=["lims", "audit-verify"])
-    assert result.exit_code == 1 and "seq 2:" in result.output
+    assert result.exit_code == 1 and f"seq {first}:" in result.output
 
 
-def test_audit_api_filters_by_entity_and_needs_qa_or_admin(client, api_headers, make_user):
+def test_audit_api_filters_by_entity_and_needs_qa_or_admin(app, client, api_headers,
+                                                           make_user):
+    base = _base_seq(app)
     user_id, _ = make_user("technician", username="tina")
     make_user("technician", username="theo")
     qa = api_headers("qa")
@@ -182,6 +202,6 @@ def test_audit_api_filters_by_entity_and_needs_qa_or_admin(client, api_headers, 
     assert len(entries) >= 1 and {e["entity_id"] for e in entries} == {str(user_id)}
     assert {"field": "username", "old": None, "new": "tina"} in entries[0]["changes"]
     assert client.get("/api/v1/audit", headers=api_headers("technician")).status_code == 403
-    paged = client.get("/api/v1/audit?limit=1&after_seq=1", headers=qa).json
-    assert [e["seq"] for e in paged] == [2]
+    paged = client.get(f"/api/v1/audit?limit=1&after_seq={base + 1}", headers=qa).json
+    assert [e["seq"] for e in paged] == [base + 2]
     assert client.get("/api/v1/audit?limit=0", headers=qa).status_code == 400

@@ -34,8 +34,9 @@ def empty_database_url(tmp_path, instance_dir):
 
 
 @pytest.fixture
-def fresh_app(empty_database_url):
-    app = create_app(_test_config(empty_database_url))
+def fresh_app(empty_database_url, tmp_path):
+    app = create_app(_test_config(empty_database_url,
+                                  AUDIT_KEY_FILE=str(tmp_path / "audit-key" / "key.pem")))
     with app.app_context():
         yield app
         db.session.remove()
@@ -51,8 +52,11 @@ def test_migration_from_empty_to_head(fresh_app):
     upgrade()
     assert {"user_account", "api_token", "signature", "audit_entry", "audit_head",
             "alembic_version"} <= _tables()
-    with db.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT last_seq FROM audit_head WHERE id = 1")).scalar() == 0
+    with db.engine.connect() as conn:  # 0007 recorded the seeded reference rows in the trail
+        seeded = conn.execute(sa.text("SELECT COUNT(*) FROM audit_entry")).scalar()
+        assert seeded > 0
+        assert conn.execute(sa.text("SELECT last_seq FROM audit_head WHERE id = 1")).scalar() \
+            == seeded
 
 
 def test_models_and_migrations_agree(fresh_app):
@@ -77,3 +81,26 @@ def test_init_db_command_is_idempotent(fresh_app):
         result = runner.invoke(args=["lims", "init-db"])
         assert result.exit_code == 0, result.output
         assert "newest revision" in result.output
+
+
+def test_0007_records_the_seeded_rows_once_and_replay_agrees(fresh_app):
+    """Migration 0007 puts the rows earlier migrations seeded into the trail (so replay
+    covers the default specifications from the start); a downgrade and upgrade finds
+    nothing new to record."""
+    upgrade()
+    runner = fresh_app.test_cli_runner()
+    result = runner.invoke(args=["lims", "audit-verify", "--replay"])
+    assert result.exit_code == 0, result.output
+
+    def entries() -> list[tuple[str, str]]:
+        with db.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(
+                "SELECT entity_type, actor_username FROM audit_entry ORDER BY seq"))]
+
+    seeded = entries()
+    assert {"product", "process_template", "template_rule", "qc_specification",
+            "qc_spec_test"} == {entity for entity, _actor in seeded}
+    assert {actor for _entity, actor in seeded} == {"migration 0007"}
+    downgrade(revision="0006")
+    upgrade()
+    assert entries() == seeded

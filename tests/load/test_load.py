@@ -7,7 +7,8 @@ threads, the embedded deployment. 16 client threads run the mix of
 SIGKILLs a worker mid-load. Meanwhile ``flask lims sweep`` runs again and again (at most
 ``SWEEPS`` times, within the load's time) on batches with overdue steps. Then every check
 of :mod:`tests.load.checks` must hold, every sweep must have exited 0, and ``flask lims
-audit-verify`` must exit 0.
+audit-verify --replay`` must exit 0 (the chain matches the sweeps' signed checkpoints and
+every row matches the trail).
 """
 
 from __future__ import annotations
@@ -203,8 +204,8 @@ def _verify(server, ledger) -> None:
     finally:
         engine.dispose()
     verified = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "lims",
-                               "audit-verify"], cwd=ROOT, env=server.env, capture_output=True,
-                              text=True, timeout=120)
+                               "audit-verify", "--replay"], cwd=ROOT, env=server.env,
+                              capture_output=True, text=True, timeout=120)
     if verified.returncode != 0:
         problems.append(f"audit-verify exited {verified.returncode}: "
                         f"{verified.stdout}{verified.stderr}")
