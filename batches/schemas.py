@@ -12,6 +12,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from batches.change_rules import ChangeStatus, Effect
 from batches.custody_rules import HANDOFF_EVENTS
 from batches.lifecycle import BatchStatus
 from batches.models import (
@@ -23,7 +24,6 @@ from batches.models import (
     StepType,
     SubjectKind,
 )
-from batches.change_rules import ChangeStatus, Effect
 from lims.auth.schemas import SignatureInputSchema, SignatureSchema, SignerInputSchema
 from lims.paging import PageQuerySchema
 from lims.schemas import CorrectionSchema, StrictSchema, text

@@ -76,7 +76,8 @@ from batches.screening import (
 )
 
 __all__ = [
-    "TEMPLATE", "approve_change", "find_template_version", "describe_change", "find_change", "get_template_change",
+    "TEMPLATE", "approve_change", "describe_change", "find_change", "find_template_version",
+    "get_template_change",
     "list_changes", "propose_template_change", "reject_change", "withdraw_change",
     "active_template", "administer_dose", "custody_chain_breaks", "record_custody_event",
     "barcode_texts", "correct_step", "custody_events", "determine_eligibility",

@@ -49,7 +49,7 @@ class PageQuerySchema(StrictSchema):
                                                     "previous page (as the Link header gives)"})
 
 
-def page_of(query: Select[tuple[T]], id_column: InstrumentedAttribute[int], *, after: int,
+def page_of(query: Select[T], id_column: InstrumentedAttribute[int], *, after: int,
             limit: int) -> tuple[list[T], bool]:
     """One page of ``query`` in ``id_column`` order after the cursor, and whether more
     rows follow (one row more is read to know)."""
@@ -63,7 +63,7 @@ def next_page_link(rows: list[Any], limit: int, more: bool) -> dict[str, str]:
     query) with ``after`` = the last id; no header on the last page."""
     if not more or not rows:
         return {}
-    args = {k: v for k, v in request.args.items() if k not in ("after", "limit")}
-    following = url_for(str(request.endpoint), **(request.view_args or {}), **args,
-                        limit=limit, after=rows[-1].id)
+    values: dict[str, Any] = {**(request.view_args or {}), **{
+        k: v for k, v in request.args.items() if k not in ("after", "limit")}}
+    following = url_for(str(request.endpoint), **values, limit=limit, after=rows[-1].id)
     return {"Link": f'<{following}>; rel="next"'}
