@@ -380,3 +380,44 @@ def _new_version_outside_change_control(app, spec: dict) -> None:
                                     comparator=test.comparator, limit_value=test.limit_value,
                                     unit=test.unit, expected_outcome=test.expected_outcome))
         db.session.commit()
+
+
+# -- concurrent requests -----------------------------------------------------------------------
+
+
+def test_concurrent_proposals_and_approvals_decide_once(app, changes, api_headers):
+    """Proposals and decisions on one product queue on its row lock: of simultaneous
+    proposals one is recorded, of simultaneous approvals one puts a version in force."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = changes.release_spec()
+    proposers = [api_headers("admin") for _ in range(4)]
+
+    def propose(n: int) -> int:
+        tests = _with(changes.tests_of(spec), "viability", limit_value=71.0 + n)
+        return app.test_client().post("/api/v1/qc-specification-changes", headers=proposers[n],
+                                      json={"product": "MSC", "stage": "release",
+                                            "reason": f"proposal {n}", "tests": tests}
+                                      ).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(propose, range(4)))
+    assert statuses == [201, 409, 409, 409]
+    open_ = changes.client.get("/api/v1/qc-specification-changes?status=proposed",
+                               headers=changes.tech).json
+    assert len(open_) == 1
+    approvers = [api_headers("qa") for _ in range(4)]
+
+    def approve(n: int) -> int:
+        return app.test_client().post(
+            f"/api/v1/qc-specification-changes/{open_[0]['id']}/approve", headers=approvers[n],
+            json={"password": TEST_PASSWORD, "meaning": "approval"}).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(approve, range(4)))
+    assert statuses == [200, 409, 409, 409]
+    assert changes.release_spec()["version"] == spec["version"] + 1
+    from lims.audit import verify
+
+    with app.app_context():
+        assert verify().intact
