@@ -43,7 +43,7 @@ from batches.models import ChangeProposal, Product
 from lims import clock
 from lims.audit import reason as audit_reason
 from lims.auth.models import Meaning, Role, User
-from lims.auth.services import sign
+from lims.auth.services import sign, signature_holds
 from lims.auth.signing import meanings_for
 from lims.db import db
 from lims.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -154,9 +154,11 @@ def signed_content(change: ChangeProposal, changes: list[Change]) -> dict[str, A
 
 def describe_change(controlled: Controlled, change: ChangeProposal) -> dict[str, Any]:
     """The change as the API and the pages show it: its record, the proposed content, what it
-    changes (``weakening`` when any item loosens control), whether it is stale, and the
-    ``digest`` a decision signs."""
+    changes (``weakening`` when any item loosens control), whether it is stale, the
+    ``digest`` a decision signs, and whether a decision's signature still holds for the
+    change as recorded (``signature_holds``; a change edited in the database voids it)."""
     changes = changes_of(controlled, change)
+    content = signed_content(change, changes)
     in_force = controlled.version_in_force(change.product_id, change.stage)
     return {
         "id": change.id, "kind": change.kind, "product": change.product.code,
@@ -168,10 +170,13 @@ def describe_change(controlled: Controlled, change: ChangeProposal) -> dict[str,
         "proposed_by_name": change.proposed_by.full_name, "proposed_at": change.proposed_at,
         "decided_by": change.decided_by.username if change.decided_by else None,
         "decided_at": change.decided_at, "decision_reason": change.decision_reason,
-        "signature": change.signature, "content": change.content_data,
+        "signature": change.signature,
+        "signature_holds": (signature_holds(change.signature, content)
+                            if change.signature is not None else None),
+        "content": change.content_data,
         "changes": [c.as_dict() for c in changes],
         "weakening": any(c.weakens for c in changes),
-        "digest": content_digest(signed_content(change, changes)),
+        "digest": content_digest(content),
     }
 
 

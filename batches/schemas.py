@@ -501,6 +501,9 @@ class ChangeSchema(StrictSchema):
     decided_at = fields.DateTime(allow_none=True)
     decision_reason = fields.String(allow_none=True)
     signature = fields.Nested(SignatureSchema, allow_none=True)
+    signature_holds = fields.Boolean(allow_none=True, metadata={
+        "description": "the decision's signature still matches the change as recorded "
+                       "(null before a signed decision)"})
     changes = fields.List(fields.Nested(ChangeItemSchema))
     weakening = fields.Boolean(metadata={"description": "at least one item weakens control"})
     digest = fields.String(metadata={"description": "SHA-256 of what a decision signs"})

@@ -102,7 +102,8 @@ def test_a_change_is_in_force_only_from_qa_approval(app, qlab, changes, admin, a
 
     approved = changes.approve(change["id"], api_headers("qa"))
     assert approved["status"] == "approved" and approved["result_version"] == spec["version"] + 1
-    assert approved["signature"]["meaning"] == "approval"
+    assert approved["signature"]["meaning"] == "approval" and approved["signature_holds"] is True
+    assert approved["signature"]["content_hash"] == approved["digest"]
     assert approved["decided_at"] == approved["signature"]["signed_at"]
     after = qlab.in_review()
     assert qlab.result(after, "viability", value=75.0, unit="%")["evaluation"] == "fail"
@@ -151,6 +152,18 @@ def test_the_approval_screen_flags_every_weakening_change(changes, admin):
     unit = next(c for c in change["changes"] if c["item"] == "cd73")
     assert unit["weakens"] and "unit changed" in unit["change"]
     assert by_item[("cd44", "release test added")]["effect"] == "tightens"
+
+
+def test_an_approval_signature_is_void_once_the_change_is_edited_in_the_database(
+        app, changes, admin, api_headers):
+    from tests.conftest import tamper
+
+    spec = changes.release_spec()
+    change = changes.propose(admin, _with(changes.tests_of(spec), "viability", limit_value=80.0))
+    assert changes.approve(change["id"], api_headers("qa"))["signature_holds"] is True
+    tamper(app, "UPDATE change_proposal SET reason = 'something else' "
+                f"WHERE id = {change['id']}")
+    assert changes.get(change["id"])["signature_holds"] is False
 
 
 def test_a_rejection_is_signed_with_a_reason_and_changes_nothing(app, changes, admin,
