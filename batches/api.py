@@ -1,7 +1,8 @@
 """API: subjects, screening, collections, batches, culture steps, doses, templates (SPEC §7).
 
 Technicians and QA write GMP data; QA signs donor eligibility and resumes held
-batches; admins edit products and process templates. Every route needs a token.
+batches; admins edit products; admins and QA propose changes of process templates, which
+a second QA officer approves with an e-signature (issue 12). Every route needs a token.
 """
 
 from __future__ import annotations
@@ -9,12 +10,19 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from batches import services
+from batches.change_rules import ChangeKind
 from batches.models import Product
 from batches.schemas import (
+    DECISION_REFUSED,
+    LOCKED,
     AdministrationSchema,
     BatchCreateSchema,
     BatchQuerySchema,
     BatchSchema,
+    ChangeApprovalSchema,
+    ChangeQuerySchema,
+    ChangeRejectionSchema,
+    ChangeWithdrawalSchema,
     CollectionCreateSchema,
     CollectionSchema,
     CustodyEventCreateSchema,
@@ -34,6 +42,8 @@ from batches.schemas import (
     SubjectCreateSchema,
     SubjectQuerySchema,
     SubjectSchema,
+    TemplateChangeCreateSchema,
+    TemplateChangeSchema,
     TemplateRevisionSchema,
     TemplateSchema,
 )
@@ -41,6 +51,7 @@ from lims.auth import current_actor_user, role_required
 from lims.db import db
 from lims.errors import NotFound
 from lims.extensions import ApiBlueprint
+from lims.paging import NEXT_PAGE_HEADER, next_page_link
 
 blp = ApiBlueprint("api_batches", __name__, url_prefix="/api/v1",
                    description="Subjects, screening, collections, batches, culture steps, doses")
@@ -338,12 +349,100 @@ def get_template(template_id):
 
 @blp.route("/process-templates/<int:template_id>/revisions", methods=["POST"],
            endpoint="revise_template")
-@blp.alt_response(409, description="The revision does not fit the template; details.reasons")
-@role_required("admin")
+@blp.alt_response(409, description="The template is retired, or it already has an open change; "
+                                   "details.reasons")
+@role_required("admin", "qa")
 @blp.arguments(TemplateRevisionSchema)
-@blp.response(201, TemplateSchema)
+@blp.response(202, TemplateChangeSchema)
 def revise_template(data, template_id):
-    """Edit a process template (admin): a new version; running batches keep theirs."""
+    """Propose a new version of a process template (admin or QA; issue 12): answered with the
+    change, ``proposed`` — nothing changes until a QA officer other than the proposer signs
+    its approval (``POST /process-template-changes/{id}/approve``)."""
     reason = data.pop("reason")
-    return services.revise_template(services.get_template(template_id), data, reason,
-                                    current_actor_user())
+    change = services.revise_template(services.get_template(template_id), data, reason,
+                                      current_actor_user())
+    return services.describe_change(services.TEMPLATE, change)
+
+
+# -- change control of process templates (issue 12) ------------------------------------------
+
+@blp.route("/process-template-changes", methods=["GET"], endpoint="list_template_changes")
+@blp.arguments(ChangeQuerySchema, location="query")
+@blp.response(200, TemplateChangeSchema(many=True), headers=NEXT_PAGE_HEADER)
+def list_template_changes(query):
+    """Changes of process templates, oldest first, each with what it changes (paged:
+    ``?limit=&after=``, ``Link: rel="next"``)."""
+    rows, more = services.list_changes(ChangeKind.process_template, product=query.get("product"),
+                                       status=query.get("status"), after=query["after"],
+                                       limit=query["limit"])
+    return ([services.describe_change(services.TEMPLATE, c) for c in rows], 200,
+            next_page_link(rows, query["limit"], more))
+
+
+@blp.route("/process-template-changes", methods=["POST"], endpoint="propose_template_change")
+@blp.alt_response(409, description="The template already has an open change, or the product "
+                                   "has no active template; details.reasons")
+@role_required("admin", "qa")
+@blp.arguments(TemplateChangeCreateSchema)
+@blp.response(201, TemplateChangeSchema)
+def propose_template_change(data):
+    """Propose a new version of a product's process template (admin or QA), with a reason;
+    fields left out are kept. In force only once a QA officer signs its approval."""
+    reason = data.pop("reason")
+    product = services.find_product(data.pop("product"))
+    change = services.propose_template_change(product, data, reason, current_actor_user())
+    return services.describe_change(services.TEMPLATE, change)
+
+
+@blp.route("/process-template-changes/<int:change_id>", methods=["GET"],
+           endpoint="get_template_change")
+@blp.response(200, TemplateChangeSchema)
+def get_template_change(change_id):
+    """The change, what it does against the version it was proposed against (weakening items
+    flagged), and the digest a decision signs."""
+    return services.describe_change(services.TEMPLATE, services.get_template_change(change_id))
+
+
+@blp.route("/process-template-changes/<int:change_id>/approve", methods=["POST"],
+           endpoint="approve_template_change")
+@blp.alt_response(409, description=DECISION_REFUSED)
+@blp.alt_response(423, description=LOCKED)
+@role_required("qa")
+@blp.arguments(ChangeApprovalSchema)
+@blp.response(200, TemplateChangeSchema)
+def approve_template_change(data, change_id):
+    """A QA officer other than the proposer signs the approval: the new version is the
+    product's active template from now; running batches keep theirs."""
+    change = services.approve_change(
+        services.TEMPLATE, services.get_template_change(change_id), data["password"],
+        data["meaning"], current_actor_user(), username=data.get("username"),
+        shown_digest=data.get("digest"))
+    return services.describe_change(services.TEMPLATE, change)
+
+
+@blp.route("/process-template-changes/<int:change_id>/reject", methods=["POST"],
+           endpoint="reject_template_change")
+@blp.alt_response(409, description=DECISION_REFUSED)
+@blp.alt_response(423, description=LOCKED)
+@role_required("qa")
+@blp.arguments(ChangeRejectionSchema)
+@blp.response(200, TemplateChangeSchema)
+def reject_template_change(data, change_id):
+    """A QA officer other than the proposer signs a rejection, with a reason."""
+    change = services.reject_change(
+        services.TEMPLATE, services.get_template_change(change_id), data["password"],
+        data["meaning"], data["reason"], current_actor_user(), username=data.get("username"))
+    return services.describe_change(services.TEMPLATE, change)
+
+
+@blp.route("/process-template-changes/<int:change_id>/withdraw", methods=["POST"],
+           endpoint="withdraw_template_change")
+@blp.alt_response(409, description="Not open, or not the caller's own change; details.reasons")
+@role_required("admin", "qa")
+@blp.arguments(ChangeWithdrawalSchema)
+@blp.response(200, TemplateChangeSchema)
+def withdraw_template_change(data, change_id):
+    """The proposer withdraws an open change, with a reason."""
+    change = services.withdraw_change(services.get_template_change(change_id), data["reason"],
+                                      current_actor_user())
+    return services.describe_change(services.TEMPLATE, change)

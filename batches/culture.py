@@ -14,8 +14,10 @@
   future (2 minutes of clock skew allowed), nor before the collection.
 * A performed step's values change only as a correction with a reason: the
   audit trail keeps the old value, and the step is marked ``corrected``.
-* Templates are data, versioned: an admin's edit (with a reason) makes a new
-  version; running batches keep theirs.
+* Templates are data, versioned and change-controlled (:mod:`batches.change_control`):
+  an admin or QA officer proposes a new version with a reason; it is the active version
+  only once a QA officer other than the proposer signs its approval; running batches
+  keep theirs, and the previous version is kept (retired).
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from batches.batch_records import lock, move
+from batches.batch_records import active_template, lock, move
+from batches.change_control import Controlled, get_change, propose
+from batches.change_rules import Change, ChangeKind, template_changes
 from batches.common import facility_tz, get_or_404, is_late_entry, refuse_future
 from batches.lifecycle import BatchStatus, step_action, step_refusals
 from batches.models import (
     Batch,
+    ChangeProposal,
     CultureStep,
     ProcessTemplate,
     Product,
@@ -64,33 +69,97 @@ def get_template(template_id: int) -> ProcessTemplate:
     return get_or_404(ProcessTemplate, template_id, "process template")
 
 
+def template_content(template: ProcessTemplate) -> dict[str, Any]:
+    """A template version as change control holds it: name, maximum passage, rules."""
+    return {"name": template.name, "max_passage": template.max_passage,
+            "rules": [{"after_step": r.after_step.value, "next_step": r.next_step.value,
+                       "interval_hours": r.interval_hours, "grace_hours": r.grace_hours}
+                      for r in template.rules]}
+
+
+def _template_in_force(product_id: int, _stage: str | None = None) -> int | None:
+    return db.session.scalar(select(ProcessTemplate.version).where(
+        ProcessTemplate.product_id == product_id, ProcessTemplate.active.is_(True))
+        .order_by(ProcessTemplate.version.desc()).limit(1))
+
+
+def _template_version(product_id: int, _stage: str | None, version: int
+                      ) -> dict[str, Any] | None:
+    template = find_template_version(product_id, version)
+    return template_content(template) if template is not None else None
+
+
+def _diff_templates(old: dict[str, Any] | None, new: dict[str, Any],
+                    _stage: str | None) -> list[Change]:
+    return template_changes(old, new)
+
+
+def _put_template_in_force(change: ChangeProposal, effective_from: datetime) -> int:
+    """The approved template content becomes the product's active version (batches keep the
+    version they were registered with); the previous version is retired, not deleted."""
+    content = change.content_data
+    for current in db.session.scalars(select(ProcessTemplate).where(
+            ProcessTemplate.product_id == change.product_id, ProcessTemplate.active.is_(True))):
+        current.active = False
+    db.session.flush()
+    latest = db.session.scalar(select(func.max(ProcessTemplate.version)).where(
+        ProcessTemplate.product_id == change.product_id)) or 0
+    revised = ProcessTemplate(product_id=change.product_id, version=latest + 1,
+                              name=content["name"], max_passage=content["max_passage"],
+                              active=True, created_at=effective_from)
+    db.session.add(revised)
+    db.session.flush()
+    for rule in content["rules"]:
+        db.session.add(TemplateRule(template_id=revised.id, **rule))
+    db.session.flush()
+    return revised.version
+
+
+TEMPLATE = Controlled(kind=ChangeKind.process_template, label="process template",
+                      version_in_force=_template_in_force, version_content=_template_version,
+                      diff=_diff_templates, put_in_force=_put_template_in_force)
+"""Process templates under change control (:mod:`batches.change_control`)."""
+
+
+def propose_template_change(product: Product, data: dict[str, Any], reason: str,
+                            user: User) -> ChangeProposal:
+    """An admin or QA officer proposes a new version of the product's process template (issue
+    12): ``name``, ``max_passage`` and ``rules`` given replace those of the active version,
+    the others are kept. Nothing changes until a QA officer signs the approval."""
+    current = active_template(product)
+    content = template_content(current)
+    if data.get("name") is not None:
+        content["name"] = data["name"].strip()
+    if "max_passage" in data:
+        content["max_passage"] = data["max_passage"]
+    if data.get("rules") is not None:
+        content["rules"] = [{"after_step": str(r["after_step"]), "next_step": str(r["next_step"]),
+                             "interval_hours": r["interval_hours"],
+                             "grace_hours": r["grace_hours"]} for r in data["rules"]]
+    pairs = [(r["after_step"], r["next_step"]) for r in content["rules"]]
+    if len(set(pairs)) != len(pairs):
+        raise BadRequest("A rule appears twice (the same step after the same step).",
+                         details={"fields": {"rules": ["duplicate after_step → next_step"]}})
+    return propose(TEMPLATE, product, None, content, reason, user)
+
+
 def revise_template(template: ProcessTemplate, data: dict[str, Any], reason: str,
-                    user: User) -> ProcessTemplate:
-    """An admin edits a process template: a new active version, the old one retired
-    (SPEC §2 templates as data). Running batches keep the version they follow."""
+                    user: User) -> ChangeProposal:
+    """Revising a template is proposing a change of it (issue 12): see
+    :func:`propose_template_change`. Only the active version can be revised."""
     if not template.active:
         raise Conflict("Only the active version of a template can be revised.",
                        [f"template {template.id} is version {template.version}, retired"])
-    rules = data.get("rules")
-    if rules is None:
-        rules = [{"after_step": r.after_step, "next_step": r.next_step,
-                  "interval_hours": r.interval_hours, "grace_hours": r.grace_hours}
-                 for r in template.rules]
-    with audit_reason(reason):
-        template.active = False
-        db.session.flush()
-        revised = ProcessTemplate(
-            product_id=template.product_id, version=template.version + 1,
-            name=data.get("name", template.name),
-            max_passage=data["max_passage"] if "max_passage" in data else template.max_passage,
-            active=True)
-        db.session.add(revised)
-        db.session.flush()
-        for rule in rules:
-            db.session.add(TemplateRule(template_id=revised.id, **rule))
-        db.session.flush()
-    db.session.refresh(revised)
-    return revised
+    return propose_template_change(template.product, data, reason, user)
+
+
+def find_template_version(product_id: int, version: int) -> ProcessTemplate | None:
+    return db.session.scalar(select(ProcessTemplate).where(
+        ProcessTemplate.product_id == product_id, ProcessTemplate.version == version))
+
+
+def get_template_change(change_id: int) -> ChangeProposal:
+    return get_change(TEMPLATE, change_id)
 
 
 def list_products() -> list[Product]:

@@ -10,7 +10,9 @@ signature or a batch on hold without a reason. Every GMP record mixes in
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from batches.change_rules import ChangeKind, ChangeStatus
 from batches.lifecycle import BatchStatus
 from batches.states import (
     CustodyEventType,
@@ -44,7 +47,7 @@ from batches.states import (
 from lims.audit import Audited
 from lims.auth.models import Signature, User
 from lims.clock import now_utc
-from lims.db import EnumString, Model, UTCDateTime, enum_check
+from lims.db import EnumString, Model, UTCDateTime, db, enum_check
 
 # Recipient contraindications (SPEC §2 / §7 codes) and donor markers.
 CONTRAINDICATIONS = (
@@ -437,3 +440,72 @@ class CustodyEvent(Audited, Model):
     dose: Mapped[Dose | None] = relationship(back_populates="custody_events")
     collection: Mapped[Collection | None] = relationship()
     recorded_by: Mapped[User] = relationship()
+
+
+class ChangeProposal(Audited, Model):
+    """A proposed new version of a controlled document (issue 12; :mod:`batches.change_rules`):
+    the QC specification of a (product, stage) or the process template of a product.
+
+    ``content`` is the whole proposed version as canonical JSON (sorted keys), so it can be
+    shown, diffed against the version it was proposed against (``base_version``) and
+    signed. Nothing is in force until a QA officer other than the proposer signs the
+    approval; ``result_version`` is then the version it became. The database refuses a
+    decided change without its decider, an approval or rejection without its signature,
+    an approval by the proposer, and a second open change of the same document.
+    """
+
+    __tablename__ = "change_proposal"
+    __table_args__ = (
+        CheckConstraint(enum_check("kind", ChangeKind), name="kind"),
+        CheckConstraint(enum_check("status", ChangeStatus), name="status"),
+        CheckConstraint("(kind = 'qc_specification') = (stage IS NOT NULL)", name="stage"),
+        CheckConstraint("(status = 'proposed') = (decided_at IS NULL AND decided_by_id IS NULL)",
+                        name="decided"),
+        CheckConstraint("(status IN ('approved', 'rejected')) = (signature_id IS NOT NULL)",
+                        name="decision_is_signed"),
+        CheckConstraint("(status = 'approved') = (result_version IS NOT NULL)",
+                        name="approved_has_version"),
+        CheckConstraint("status NOT IN ('rejected', 'withdrawn') OR decision_reason IS NOT NULL",
+                        name="refusal_has_reason"),
+        CheckConstraint("status != 'approved' OR decided_by_id != proposed_by_id",
+                        name="four_eyes"),
+        Index("uq_change_proposal_open_spec", "product_id", "stage", unique=True,
+              sqlite_where=db.text("status = 'proposed' AND kind = 'qc_specification'"),
+              postgresql_where=db.text("status = 'proposed' AND kind = 'qc_specification'")),
+        Index("uq_change_proposal_open_template", "product_id", unique=True,
+              sqlite_where=db.text("status = 'proposed' AND kind = 'process_template'"),
+              postgresql_where=db.text("status = 'proposed' AND kind = 'process_template'")),
+        Index("ix_change_proposal_kind_status", "kind", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[ChangeKind] = mapped_column(EnumString(ChangeKind, 20))
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    stage: Mapped[str | None] = mapped_column(String(12))
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[ChangeStatus] = mapped_column(EnumString(ChangeStatus, 10))
+    proposed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    result_version: Mapped[int | None] = mapped_column(Integer)
+
+    product: Mapped[Product] = relationship()
+    proposed_by: Mapped[User] = relationship(foreign_keys=[proposed_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    signature: Mapped[Signature | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == ChangeStatus.proposed
+
+    @property
+    def content_data(self) -> dict[str, Any]:
+        """The proposed version's content (decoded ``content``)."""
+        data = json.loads(self.content)
+        assert isinstance(data, dict)
+        return data

@@ -12,6 +12,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from batches.change_rules import ChangeStatus, Effect
 from batches.custody_rules import HANDOFF_EVENTS
 from batches.lifecycle import BatchStatus
 from batches.models import (
@@ -23,7 +24,8 @@ from batches.models import (
     StepType,
     SubjectKind,
 )
-from lims.auth.schemas import SignatureInputSchema, SignatureSchema
+from lims.auth.schemas import SignatureInputSchema, SignatureSchema, SignerInputSchema
+from lims.paging import PageQuerySchema
 from lims.schemas import CorrectionSchema, StrictSchema, text
 
 __all__ = ["SignatureInputSchema"]
@@ -187,6 +189,48 @@ class TemplateRevisionSchema(StrictSchema):
     name = text(200, required=False)
     max_passage = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 99))
     rules = fields.List(fields.Nested(TemplateRuleSchema), validate=validate.Length(max=50))
+
+
+class TemplateChangeCreateSchema(TemplateRevisionSchema):
+    """A proposed new version of a product's process template: fields left out are kept."""
+
+    product = fields.String(required=True, validate=validate.Length(1, 10))
+
+
+# -- change control (issue 12) -----------------------------------------------------------
+
+DECISION_REFUSED = ("The decision is refused; details.reasons lists every unmet condition "
+                    "(not open, four eyes, stale, not what was shown)")
+LOCKED = "The account is locked (too many wrong passwords)"
+"""Descriptions of the statuses a signed decision on a change may answer besides 200."""
+
+
+class ChangeQuerySchema(PageQuerySchema):
+    product = fields.String(validate=validate.Length(1, 10))
+    status = fields.String(validate=validate.OneOf([s.value for s in ChangeStatus]))
+
+
+class ChangeApprovalSchema(SignerInputSchema):
+    """QA's approval of a change: an e-signature with the meaning ``approval``."""
+
+    meaning = fields.String(required=True, validate=validate.OneOf(["approval"]),
+                            metadata={"description": "approval (the change is approved and "
+                                                     "in force from now)"})
+    digest = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$"), metadata={
+        "description": "optional: the change's digest as shown to the signer (GET …); 409 when "
+                       "the change on record is no longer what was shown"})
+
+
+class ChangeRejectionSchema(SignerInputSchema):
+    """QA's rejection of a change: an e-signature with the meaning ``rejection`` and a
+    reason."""
+
+    meaning = fields.String(load_default="rejection", validate=validate.OneOf(["rejection"]))
+    reason = text(2000)
+
+
+class ChangeWithdrawalSchema(StrictSchema):
+    reason = text(1000)
 
 
 class ProductUpdateSchema(StrictSchema):
@@ -422,3 +466,55 @@ class ProductSchema(StrictSchema):
 
 class DueStepSchema(StepSchema):
     batch_number = fields.Function(lambda s: s.batch.batch_number)
+
+
+class ChangeItemSchema(StrictSchema):
+    item = fields.String(metadata={"description": "the test, rule or setting changed"})
+    change = fields.String(metadata={"description": "what changes, in words"})
+    before = fields.String(allow_none=True)
+    after = fields.String(allow_none=True)
+    effect = fields.String(metadata={"description": " | ".join(e.value for e in Effect)})
+    weakens = fields.Boolean(metadata={"description": "the item loosens control (a release "
+                                                      "test removed, a limit loosened…)"})
+
+
+class ChangeSchema(StrictSchema):
+    """A change of a controlled document (issue 12) and what it does against the version it
+    was proposed against."""
+
+    id = fields.Integer()
+    kind = fields.String()
+    product = fields.String()
+    status = fields.String(metadata={"description": " | ".join(s.value for s in ChangeStatus)})
+    base_version = fields.Integer(allow_none=True, metadata={
+        "description": "the version in force when the change was proposed"})
+    version_in_force = fields.Integer(allow_none=True)
+    stale = fields.Boolean(metadata={"description": "open, but another version took effect "
+                                                    "since it was proposed: cannot be approved"})
+    result_version = fields.Integer(allow_none=True, metadata={
+        "description": "the version it became, once approved"})
+    reason = fields.String()
+    proposed_by = fields.String()
+    proposed_by_name = fields.String()
+    proposed_at = fields.DateTime()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+    signature = fields.Nested(SignatureSchema, allow_none=True)
+    signature_holds = fields.Boolean(allow_none=True, metadata={
+        "description": "the decision's signature still matches the change as recorded "
+                       "(null before a signed decision)"})
+    changes = fields.List(fields.Nested(ChangeItemSchema))
+    weakening = fields.Boolean(metadata={"description": "at least one item weakens control"})
+    digest = fields.String(metadata={"description": "SHA-256 of what a decision signs"})
+
+
+class TemplateContentSchema(StrictSchema):
+    name = fields.String()
+    max_passage = fields.Integer(allow_none=True)
+    rules = fields.List(fields.Nested(TemplateRuleOutSchema))
+
+
+class TemplateChangeSchema(ChangeSchema):
+    content = fields.Nested(TemplateContentSchema, metadata={
+        "description": "the whole proposed version"})

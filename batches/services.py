@@ -10,6 +10,8 @@ them so callers (views, the API, ``qc``) have one place to import from:
 | §3 batch registration, quarantine, hold/resume, release/rejection | :mod:`batches.batch_records` |
 | §3 the state graph itself (pure) | :mod:`batches.lifecycle` |
 | §2 process templates, culture steps, scheduling, corrections | :mod:`batches.culture` |
+| issue 12: change control of templates and QC specifications | :mod:`batches.change_control` |
+| … what may be decided, and what a template change does (pure) | :mod:`batches.change_rules` |
 | §2/§6 formulation, doses, barcode texts | :mod:`batches.doses` |
 | §2/§5 custody events: first events, scanned handoffs, timeline | :mod:`batches.custody` |
 | §5 the custody state graph (pure) | :mod:`batches.custody_rules` |
@@ -33,17 +35,29 @@ from batches.batch_records import (
     register_batch,
     resume_batch,
 )
+from batches.change_control import (
+    approve_change,
+    describe_change,
+    find_change,
+    list_changes,
+    reject_change,
+    withdraw_change,
+)
 from batches.collections import get_collection, list_collections, register_collection
 from batches.culture import (
+    TEMPLATE,
     correct_step,
     due_steps,
+    find_template_version,
     get_step,
     get_template,
+    get_template_change,
     list_products,
     list_steps,
     list_templates,
     log_step,
     overdue_steps,
+    propose_template_change,
     revise_template,
     step_state,
     update_product,
@@ -62,6 +76,9 @@ from batches.screening import (
 )
 
 __all__ = [
+    "TEMPLATE", "approve_change", "describe_change", "find_change", "find_template_version",
+    "get_template_change",
+    "list_changes", "propose_template_change", "reject_change", "withdraw_change",
     "active_template", "administer_dose", "custody_chain_breaks", "record_custody_event",
     "barcode_texts", "correct_step", "custody_events", "determine_eligibility",
     "due_steps", "find_product", "formulate", "get_batch", "get_collection", "get_dose",

@@ -14,6 +14,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from batches import services
 from batches.batch_records import quarantine_reasons
+from batches.change_rules import ChangeKind, ChangeStatus
 from batches.culture import current_passage, is_due, step_state
 from batches.lifecycle import BatchStatus, step_refusals
 from batches.models import (
@@ -28,6 +29,9 @@ from batches.models import (
 from batches.schemas import (
     AdministrationSchema,
     BatchCreateSchema,
+    ChangeApprovalSchema,
+    ChangeRejectionSchema,
+    ChangeWithdrawalSchema,
     CollectionCreateSchema,
     CustodyEventCreateSchema,
     DonorScreeningSchema,
@@ -40,9 +44,9 @@ from batches.schemas import (
     TemplateRevisionSchema,
 )
 from lims import clock
-from lims.auth import User, role_required
+from lims.auth import User, current_actor_user, role_required
 from lims.errors import DomainError
-from lims.extension_points import resolve_scan
+from lims.extension_points import entity_url, resolve_scan
 from lims.web.forms import Done, InvalidForm, now_local_input, require_role, submit
 
 bp = Blueprint("batches", __name__, template_folder="templates", static_folder="static",
@@ -308,13 +312,18 @@ def dose_page(dose_id: int):
                            custody=services.custody_events(dose=dose))
 
 
-# -- templates -----------------------------------------------------------------------------
+# -- templates and their change control (issue 12) -------------------------------------------
 
 
 def _templates_page(status: int = 200, errors: dict | None = None):
-    return render_template("batches/templates.html", templates=services.list_templates(),
-                           products=services.list_products(), steps=list(StepType),
-                           errors=errors or {}), status
+    templates = services.list_templates(include_inactive=True)
+    active = [t for t in templates if t.active]
+    open_changes = {c.product_id: c for c in services.list_changes(
+        ChangeKind.process_template, status=ChangeStatus.proposed, limit=500)[0]}
+    return render_template("batches/templates.html", templates=active,
+                           retired=[t for t in templates if not t.active],
+                           open_changes=open_changes, products=services.list_products(),
+                           steps=list(StepType), errors=errors or {}), status
 
 
 @bp.route("/templates")
@@ -323,9 +332,9 @@ def template_list():
 
 
 def _template_revision_form(template) -> dict[str, Any]:
-    """The revision form's table of rules (``rules-<row>-<column>``), reason and max passage."""
+    """The proposal form's table of rules (``rules-<row>-<column>``), reason and max passage."""
     rules = []
-    for index in range(len(template.rules) + 1):
+    for index in range(len(template.rules) + 2):
         row = {key: request.form.get(f"rules-{index}-{key}", "").strip()
                for key in ("after_step", "next_step", "interval_hours", "grace_hours")}
         if row["after_step"] and row["next_step"]:
@@ -337,19 +346,108 @@ def _template_revision_form(template) -> dict[str, Any]:
     return raw
 
 
+def _template_change_url(change_id: int) -> str:
+    return url_for("batches.template_change", change_id=change_id)
+
+
 @bp.route("/templates/<int:template_id>/revise", methods=["POST"])
-@role_required("admin")
+@role_required("admin", "qa")
 def revise_template(template_id: int):
+    """Propose a new version of the template (issue 12): a change awaiting QA's approval."""
     template = services.get_template(template_id)
 
-    def revise(data: dict[str, Any], user: User):
+    def propose(data: dict[str, Any], user: User):
         reason = data.pop("reason")
         return services.revise_template(template, data, reason, user)
 
-    return submit(TemplateRevisionSchema(), revise, values=_template_revision_form(template),
-                  done=lambda revised: Done(f"{revised.name}: version {revised.version} is now "
-                                            "active.", url_for("batches.template_list")),
+    return submit(TemplateRevisionSchema(), propose, values=_template_revision_form(template),
+                  done=lambda change: Done(
+                      f"Change #{change.id} proposed: {template.product.code} template version "
+                      f"{template.version} stays in force until a QA officer approves it.",
+                      _template_change_url(change.id)),
                   page=_templates_page)
+
+
+def _template_change_page(change_id: int, status: int = 200, errors: dict | None = None):
+    change = services.get_template_change(change_id)
+    base = (services.find_template_version(change.product_id, change.base_version)
+            if change.base_version else None)
+    return render_template(
+        "batches/template_change.html", view=services.describe_change(services.TEMPLATE, change),
+        change=change, base=base, user=current_actor_user(), errors=errors or {},
+        urls={"approve": url_for("batches.approve_template_change", change_id=change_id),
+              "reject": url_for("batches.reject_template_change", change_id=change_id),
+              "withdraw": url_for("batches.withdraw_template_change", change_id=change_id)}
+    ), status
+
+
+@bp.route("/templates/changes/<int:change_id>")
+def template_change(change_id: int):
+    return _template_change_page(change_id)
+
+
+@bp.route("/templates/changes/<int:change_id>/approve", methods=["POST"])
+@role_required("qa")
+def approve_template_change(change_id: int):
+    return submit(ChangeApprovalSchema(), lambda data, user: services.approve_change(
+                      services.TEMPLATE, services.get_template_change(change_id),
+                      data["password"], data["meaning"], user, username=data.get("username"),
+                      shown_digest=data.get("digest")),
+                  done=lambda change: Done(
+                      f"Change #{change.id} approved: {change.product.code} template version "
+                      f"{change.result_version} is in force.", _template_change_url(change_id)),
+                  page=partial(_template_change_page, change_id))
+
+
+@bp.route("/templates/changes/<int:change_id>/reject", methods=["POST"])
+@role_required("qa")
+def reject_template_change(change_id: int):
+    return submit(ChangeRejectionSchema(), lambda data, user: services.reject_change(
+                      services.TEMPLATE, services.get_template_change(change_id),
+                      data["password"], data["meaning"], data["reason"], user,
+                      username=data.get("username")),
+                  done=Done(f"Change #{change_id} rejected.", _template_change_url(change_id)),
+                  page=partial(_template_change_page, change_id))
+
+
+@bp.route("/templates/changes/<int:change_id>/withdraw", methods=["POST"])
+@role_required("admin", "qa")
+def withdraw_template_change(change_id: int):
+    return submit(ChangeWithdrawalSchema(), lambda data, user: services.withdraw_change(
+                      services.get_template_change(change_id), data["reason"], user),
+                  done=Done(f"Change #{change_id} withdrawn.", _template_change_url(change_id)),
+                  page=partial(_template_change_page, change_id))
+
+
+# -- every change, both kinds (the QA queue) ------------------------------------------------
+
+
+def _change_rows(changes) -> list[dict[str, Any]]:
+    return [{"change": c, "url": entity_url("change_proposal", c.id)} for c in changes]
+
+
+@bp.route("/changes")
+@role_required("admin", "qa")
+def change_list():
+    """Changes of QC specifications and process templates, oldest first, paged (``after``)."""
+    wanted = request.args.get("status", ChangeStatus.proposed.value)
+    status = wanted if wanted in {s.value for s in ChangeStatus} else None
+    after = request.args.get("after", "0")
+    rows, more = services.list_changes(status=status,
+                                       after=int(after) if after.isdigit() else 0, limit=50)
+    return render_template("batches/changes.html", rows=_change_rows(rows), status=status,
+                           statuses=list(ChangeStatus),
+                           next_after=rows[-1].id if more and rows else None)
+
+
+def changes_panel(user) -> str | None:
+    """Dashboard panel for QA and admins: the changes awaiting a QA decision."""
+    if user.role not in ("qa", "admin"):
+        return None
+    rows, _more = services.list_changes(status=ChangeStatus.proposed, limit=20)
+    if not rows:
+        return None
+    return render_template("batches/_changes_panel.html", rows=_change_rows(rows))
 
 
 # -- custody at the bench and at receipt; administration at the bedside ----------------------

@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     add_nav(app, NavItem("Release queue", "qc.release_queue", frozenset({"qa"}), order=50))
     add_nav(app, NavItem("Deviations", "qc.deviation_list",
                          frozenset({"qa", "technician"}), order=60))
+    add_nav(app, NavItem("Specifications", "qc.specification_list", order=810))
     add_panel(app, views.release_panel, order=5)
     add_section(app, "batches.batch_page", "qc/_batch_link.html", order=10)
     add_overdue_step_listener(app, open_deviation_for_overdue_step)
@@ -37,6 +38,8 @@ def init_app(app: Flask) -> None:
     add_link(app, "deviation", lambda entity_id: _url("qc.deviation_page",
                                                       deviation_id=int(entity_id)))
     add_link(app, "qc_result", lambda entity_id: _result_url(entity_id))
+    add_link(app, "change_proposal:qc_specification",
+             lambda change_id: _url("qc.spec_change", change_id=int(change_id)))
 
 
 def _url(endpoint: str, **values) -> str | None:

@@ -1,8 +1,9 @@
 """API: QC specifications, results and review, deviations, release and rejection (SPEC §7).
 
 Technicians and QA enter, review and correct results and open deviations; QA closes
-deviations and signs release, rejection and exceptional release; admins revise
-specifications. Every route needs a token.
+deviations and signs release, rejection and exceptional release; admins and QA propose
+changes of specifications, which a second QA officer approves with an e-signature (issue
+12). Every route needs a token.
 """
 
 from __future__ import annotations
@@ -10,10 +11,26 @@ from __future__ import annotations
 from typing import Any
 
 from batches import services as batch_services
+from batches.change_control import (
+    approve_change,
+    describe_change,
+    list_changes,
+    reject_change,
+    withdraw_change,
+)
+from batches.change_rules import ChangeKind
 from batches.lifecycle import BatchStatus
+from batches.schemas import (
+    DECISION_REFUSED,
+    LOCKED,
+    ChangeApprovalSchema,
+    ChangeRejectionSchema,
+    ChangeWithdrawalSchema,
+)
 from lims.auth import current_actor_user, role_required
 from lims.auth.models import Role
 from lims.extensions import ApiBlueprint
+from lims.paging import NEXT_PAGE_HEADER, next_page_link
 from qc import services
 from qc.schemas import (
     DeviationCloseSchema,
@@ -31,6 +48,9 @@ from qc.schemas import (
     ReleaseSchema,
     ResultCorrectionSchema,
     ResultCreateSchema,
+    SpecChangeCreateSchema,
+    SpecChangeQuerySchema,
+    SpecChangeSchema,
     SpecificationSchema,
     SpecQuerySchema,
     SpecRevisionSchema,
@@ -71,13 +91,102 @@ def get_specification(spec_id):
 
 @blp.route("/qc-specifications/<int:spec_id>/revise", methods=["POST"],
            endpoint="revise_specification")
-@role_required("admin")
+@blp.alt_response(409, description="The specification already has an open change; "
+                                   "details.reasons")
+@role_required("admin", "qa")
 @blp.arguments(SpecRevisionSchema)
-@blp.response(201, SpecificationSchema)
+@blp.response(202, SpecChangeSchema)
 def revise_specification(data, spec_id):
-    """An admin revises a specification with a reason: a new version, effective now."""
-    return services.revise_specification(services.get_specification(spec_id), data["tests"],
-                                         data["reason"], current_actor_user())
+    """Propose a new version of the specification's (product, stage) (admin or QA; issue 12):
+    answered with the change, ``proposed`` — nothing changes until a QA officer other than
+    the proposer signs its approval (``POST /qc-specification-changes/{id}/approve``)."""
+    change = services.revise_specification(services.get_specification(spec_id), data["tests"],
+                                           data["reason"], current_actor_user())
+    return describe_change(services.SPECIFICATION, change)
+
+
+# -- change control of specifications (issue 12) ---------------------------------------------
+
+
+@blp.route("/qc-specification-changes", methods=["GET"], endpoint="list_spec_changes")
+@blp.arguments(SpecChangeQuerySchema, location="query")
+@blp.response(200, SpecChangeSchema(many=True), headers=NEXT_PAGE_HEADER)
+def list_spec_changes(query):
+    """Changes of QC specifications, oldest first, each with what it changes (paged:
+    ``?limit=&after=``, ``Link: rel="next"``)."""
+    rows, more = list_changes(ChangeKind.qc_specification, product=query.get("product"),
+                              stage=query.get("stage"), status=query.get("status"),
+                              after=query["after"], limit=query["limit"])
+    return ([describe_change(services.SPECIFICATION, c) for c in rows], 200,
+            next_page_link(rows, query["limit"], more))
+
+
+@blp.route("/qc-specification-changes", methods=["POST"], endpoint="propose_spec_change")
+@blp.alt_response(409, description="The specification already has an open change; "
+                                   "details.reasons")
+@role_required("admin", "qa")
+@blp.arguments(SpecChangeCreateSchema)
+@blp.response(201, SpecChangeSchema)
+def propose_spec_change(data):
+    """Propose a new version of a (product, stage) specification — every test it will have —
+    with a reason (admin or QA). In force only once a QA officer signs its approval."""
+    change = services.propose_spec_change(batch_services.find_product(data["product"]),
+                                          data["stage"], data["tests"], data["reason"],
+                                          current_actor_user())
+    return describe_change(services.SPECIFICATION, change)
+
+
+@blp.route("/qc-specification-changes/<int:change_id>", methods=["GET"],
+           endpoint="get_spec_change")
+@blp.response(200, SpecChangeSchema)
+def get_spec_change(change_id):
+    """The change, what it does against the version it was proposed against (weakening items
+    flagged: a release test removed, a limit loosened…), and the digest a decision signs."""
+    return describe_change(services.SPECIFICATION, services.get_spec_change(change_id))
+
+
+@blp.route("/qc-specification-changes/<int:change_id>/approve", methods=["POST"],
+           endpoint="approve_spec_change")
+@blp.alt_response(409, description=DECISION_REFUSED)
+@blp.alt_response(423, description=LOCKED)
+@role_required("qa")
+@blp.arguments(ChangeApprovalSchema)
+@blp.response(200, SpecChangeSchema)
+def approve_spec_change(data, change_id):
+    """A QA officer other than the proposer signs the approval: the new version is in force
+    from the signing time; batches registered earlier keep theirs."""
+    change = approve_change(services.SPECIFICATION, services.get_spec_change(change_id),
+                            data["password"], data["meaning"], current_actor_user(),
+                            username=data.get("username"), shown_digest=data.get("digest"))
+    return describe_change(services.SPECIFICATION, change)
+
+
+@blp.route("/qc-specification-changes/<int:change_id>/reject", methods=["POST"],
+           endpoint="reject_spec_change")
+@blp.alt_response(409, description=DECISION_REFUSED)
+@blp.alt_response(423, description=LOCKED)
+@role_required("qa")
+@blp.arguments(ChangeRejectionSchema)
+@blp.response(200, SpecChangeSchema)
+def reject_spec_change(data, change_id):
+    """A QA officer other than the proposer signs a rejection, with a reason."""
+    change = reject_change(services.SPECIFICATION, services.get_spec_change(change_id),
+                           data["password"], data["meaning"], data["reason"],
+                           current_actor_user(), username=data.get("username"))
+    return describe_change(services.SPECIFICATION, change)
+
+
+@blp.route("/qc-specification-changes/<int:change_id>/withdraw", methods=["POST"],
+           endpoint="withdraw_spec_change")
+@blp.alt_response(409, description="Not open, or not the caller's own change; details.reasons")
+@role_required("admin", "qa")
+@blp.arguments(ChangeWithdrawalSchema)
+@blp.response(200, SpecChangeSchema)
+def withdraw_spec_change(data, change_id):
+    """The proposer withdraws an open change, with a reason."""
+    change = withdraw_change(services.get_spec_change(change_id), data["reason"],
+                             current_actor_user())
+    return describe_change(services.SPECIFICATION, change)
 
 
 @blp.route("/batches/<int:batch_id>/qc-specification", methods=["GET"],

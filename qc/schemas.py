@@ -7,11 +7,12 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from batches.schemas import StrictFloat, when
+from batches.schemas import ChangeQuerySchema, ChangeSchema, StrictFloat, when
 from lims.auth.schemas import SignatureSchema
 from lims.schemas import CorrectionSchema, StrictSchema, text
 from qc.evaluation import OUTCOMES
 from qc.models import Comparator, CriterionKind, Stage
+from qc.spec_diff import criterion_text
 
 TEST_CODE = validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$",
                             error="2–40 lower-case letters, digits or underscores")
@@ -117,6 +118,18 @@ class SpecRevisionSchema(StrictSchema):
                         validate=validate.Length(1, 60))
 
 
+class SpecChangeCreateSchema(SpecRevisionSchema):
+    """A proposed new version of the (product, stage) specification: every test it will
+    have."""
+
+    product = fields.String(required=True, validate=validate.Length(1, 10))
+    stage = fields.String(required=True, validate=validate.OneOf([s.value for s in Stage]))
+
+
+class SpecChangeQuerySchema(ChangeQuerySchema):
+    stage = fields.String(validate=validate.OneOf([s.value for s in Stage]))
+
+
 class SpecQuerySchema(StrictSchema):
     product = fields.String(validate=validate.Length(1, 10))
     current = fields.Boolean(load_default=False)
@@ -144,6 +157,22 @@ class SpecificationSchema(StrictSchema):
     effective_from = fields.DateTime()
     change_reason = fields.String(allow_none=True)
     tests = fields.List(fields.Nested(SpecTestSchema))
+
+
+class SpecTestContentSchema(SpecTestInSchema):
+    """One test of a proposed specification version (the fields a proposal gives)."""
+
+    criterion = fields.Function(lambda t: criterion_text(t), dump_only=True)
+
+
+class SpecContentSchema(StrictSchema):
+    tests = fields.List(fields.Nested(SpecTestContentSchema))
+
+
+class SpecChangeSchema(ChangeSchema):
+    stage = fields.String()
+    content = fields.Nested(SpecContentSchema, metadata={
+        "description": "the whole proposed version"})
 
 
 def _username(user) -> str | None:

@@ -2,7 +2,8 @@
 
 | SPEC rule | module |
 |---|---|
-| §2 QC specifications as data, versioned | :mod:`qc.specifications` |
+| §2 QC specifications as data, versioned, change-controlled (issue 12) | :mod:`qc.specifications` |
+| issue 12: what a specification change does, weakening items flagged (pure) | :mod:`qc.spec_diff` |
 | §2 evaluating a result against its criterion (pure) | :mod:`qc.evaluation` |
 | §2 QC results, second-person review, corrections | :mod:`qc.results` |
 | §2 deviations (out of spec, overdue step, by hand), QA closure | :mod:`qc.deviations` |
@@ -33,13 +34,17 @@ from qc.release import (
 )
 from qc.results import correct_result, enter_result, get_result, list_results, review_result
 from qc.specifications import (
+    SPECIFICATION,
+    get_spec_change,
     get_specification,
     list_specifications,
+    propose_spec_change,
     revise_specification,
     spec_for_batch,
 )
 
 __all__ = [
+    "SPECIFICATION", "get_spec_change", "propose_spec_change",
     "approve_exceptional_release", "batch_record_content", "batch_release_info",
     "close_deviation", "correct_result", "doses_awaiting_disposal", "enter_result",
     "get_deviation", "get_result", "get_specification", "list_deviations", "list_results",

@@ -2,7 +2,8 @@
 
 The migration ``0004_qc`` seeds a frozen copy of these (a migration must not change
 when this module does); ``tests/qc/test_specifications.py`` checks that they agree.
-Admins revise specifications afterwards (``POST /api/v1/qc-specifications/{id}/revise``).
+Specifications change afterwards only through change control (``POST
+/api/v1/qc-specification-changes``, approved by a second QA officer; docs/QC.md).
 
 Release (SPEC §2): MSC — sterility no growth, mycoplasma not detected, endotoxin
 < 0.5 EU/mL, viability ≥ 70 %, CD73/CD90/CD105 ≥ 95 %, CD45/CD34/CD14/CD19/HLA-DR

@@ -1,5 +1,6 @@
 """QA pages: release queue, batch record review by exception, the signing dialog,
-QC result entry and review, deviations (SPEC §3, §7).
+QC result entry and review, deviations, QC specifications and their change control
+(SPEC §3, §7; issue 12).
 
 Forms are plain HTML forms with the CSRF token; each POST hands its form to
 :func:`lims.web.forms.submit` (parsed by the API's marshmallow schema, one service
@@ -14,13 +15,23 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 
 from batches import services as batch_services
+from batches.change_control import (
+    approve_change,
+    describe_change,
+    list_changes,
+    reject_change,
+    withdraw_change,
+)
+from batches.change_rules import ChangeKind, ChangeStatus
 from batches.culture import step_state
+from batches.schemas import ChangeApprovalSchema, ChangeRejectionSchema, ChangeWithdrawalSchema
 from lims import clock
 from lims.auth import User, current_actor_user, role_required
 from lims.auth.models import MEANING_STATEMENTS, Meaning, Role
 from lims.hashing import content_digest
 from lims.web.forms import Done, submit
 from qc import services
+from qc.evaluation import OUTCOMES, Comparator, CriterionKind
 from qc.models import Evaluation
 from qc.review_exceptions import DeviationFacts, ResultFacts, StepFacts, review_exceptions
 from qc.schemas import (
@@ -33,6 +44,8 @@ from qc.schemas import (
     ReleaseSchema,
     ResultCorrectionSchema,
     ResultCreateSchema,
+    SpecRevisionSchema,
+    SpecTestInSchema,
 )
 
 bp = Blueprint("qc", __name__, template_folder="templates")
@@ -251,3 +264,124 @@ def close_deviation(deviation_id: int):
                       data["password"], data["meaning"], user),
                   done=Done(f"DEV-{deviation_id} closed.", _deviation_url(deviation_id)),
                   page=partial(_deviation_page, deviation_id))
+
+
+# -- specifications and their change control (issue 12) -------------------------------------
+
+SPEC_FORM_COLUMNS = tuple(name for name in ("test", "name", "kind", "comparator", "limit_value",
+                                            "unit", "expected_outcome", "timing")
+                          if name in SpecTestInSchema().fields)
+"""The columns of the proposal form's table of tests (``timing`` where specifications
+have it)."""
+BLANK_ROWS = 3
+
+
+@bp.route("/qc/specifications")
+def specification_list():
+    specs = services.list_specifications()
+    current: dict[tuple[int, str], Any] = {}
+    for spec in specs:
+        current[(spec.product_id, spec.stage)] = spec
+    open_changes = {(c.product_id, c.stage): c for c in list_changes(
+        ChangeKind.qc_specification, status=ChangeStatus.proposed, limit=500)[0]}
+    return render_template("qc/specifications.html", current=list(current.values()),
+                           earlier=[s for s in specs if s not in current.values()],
+                           open_changes=open_changes, user=current_actor_user())
+
+
+def _spec_tests_form(rows: int) -> list[dict[str, Any]]:
+    """The posted table of tests (``tests-<row>-<column>``) as the schema's input: rows
+    without a test code are left out, blank cells are absent, limits are numbers."""
+    tests = []
+    for index in range(rows):
+        row = {name: request.form.get(f"tests-{index}-{name}", "").strip()
+               for name in SPEC_FORM_COLUMNS}
+        if not row["test"]:
+            continue
+        test: dict[str, Any] = {k: v for k, v in row.items() if v}
+        if "limit_value" in test:
+            try:
+                test["limit_value"] = float(test["limit_value"])
+            except ValueError:
+                pass
+        tests.append(test)
+    return tests
+
+
+def _propose_page(spec_id: int, status: int = 200, errors: dict | None = None):
+    spec = services.get_specification(spec_id)
+    return render_template("qc/spec_propose.html", spec=spec, columns=SPEC_FORM_COLUMNS,
+                           rows=len(spec.tests) + BLANK_ROWS, form=request.form,
+                           posted=request.method == "POST", errors=errors or {},
+                           kinds=[k.value for k in CriterionKind],
+                           comparators=[c.value for c in Comparator], outcomes=OUTCOMES), status
+
+
+def _spec_change_url(change_id: int) -> str:
+    return url_for("qc.spec_change", change_id=change_id)
+
+
+@bp.route("/qc/specifications/<int:spec_id>/propose", methods=["GET", "POST"])
+@role_required("admin", "qa")
+def propose_spec_change(spec_id: int):
+    """Propose a new version of the specification (admin or QA): every test it will have."""
+    spec = services.get_specification(spec_id)
+    values = {"reason": request.form.get("reason", "").strip(),
+              "tests": _spec_tests_form(len(spec.tests) + BLANK_ROWS)}
+    return submit(SpecRevisionSchema(), lambda data, user: services.revise_specification(
+                      spec, data["tests"], data["reason"], user),
+                  values=values,
+                  done=lambda change: Done(
+                      f"Change #{change.id} proposed: {spec.product.code} {spec.stage} "
+                      f"specification version {change.base_version} stays in force until a QA "
+                      "officer approves it.", _spec_change_url(change.id)),
+                  page=partial(_propose_page, spec_id))
+
+
+def _spec_change_page(change_id: int, status: int = 200, errors: dict | None = None):
+    change = services.get_spec_change(change_id)
+    return render_template(
+        "qc/spec_change.html", view=describe_change(services.SPECIFICATION, change),
+        user=current_actor_user(), errors=errors or {},
+        urls={"approve": url_for("qc.approve_spec_change", change_id=change_id),
+              "reject": url_for("qc.reject_spec_change", change_id=change_id),
+              "withdraw": url_for("qc.withdraw_spec_change", change_id=change_id)}), status
+
+
+@bp.route("/qc/specification-changes/<int:change_id>")
+def spec_change(change_id: int):
+    return _spec_change_page(change_id)
+
+
+@bp.route("/qc/specification-changes/<int:change_id>/approve", methods=["POST"])
+@role_required("qa")
+def approve_spec_change(change_id: int):
+    return submit(ChangeApprovalSchema(), lambda data, user: approve_change(
+                      services.SPECIFICATION, services.get_spec_change(change_id),
+                      data["password"], data["meaning"], user, username=data.get("username"),
+                      shown_digest=data.get("digest")),
+                  done=lambda change: Done(
+                      f"Change #{change.id} approved: {change.product.code} {change.stage} "
+                      f"specification version {change.result_version} is in force.",
+                      _spec_change_url(change_id)),
+                  page=partial(_spec_change_page, change_id))
+
+
+@bp.route("/qc/specification-changes/<int:change_id>/reject", methods=["POST"])
+@role_required("qa")
+def reject_spec_change(change_id: int):
+    return submit(ChangeRejectionSchema(), lambda data, user: reject_change(
+                      services.SPECIFICATION, services.get_spec_change(change_id),
+                      data["password"], data["meaning"], data["reason"], user,
+                      username=data.get("username")),
+                  done=Done(f"Change #{change_id} rejected.", _spec_change_url(change_id)),
+                  page=partial(_spec_change_page, change_id))
+
+
+@bp.route("/qc/specification-changes/<int:change_id>/withdraw", methods=["POST"])
+@role_required("admin", "qa")
+def withdraw_spec_change(change_id: int):
+    return submit(ChangeWithdrawalSchema(), lambda data, user: withdraw_change(
+                      services.get_spec_change(change_id), data["reason"], user),
+                  done=Done(f"Change #{change_id} withdrawn.", _spec_change_url(change_id)),
+                  page=partial(_spec_change_page, change_id))

@@ -18,7 +18,8 @@ MINUTE = "%Y-%m-%d %H:%M"
 TONES = {"cleared": "good", "eligible": "good", "released": "good", "done": "good",
          "contraindicated": "bad", "ineligible": "bad", "rejected": "bad", "overdue": "bad",
          "on_hold": "warn", "incomplete": "warn", "unscreened": "warn", "pending": "",
-         "qc_review": "warn", "quarantined": "warn", "cancelled": ""}
+         "qc_review": "warn", "quarantined": "warn", "cancelled": "",
+         "proposed": "warn", "approved": "good", "withdrawn": ""}
 """The colour of a status badge: good, bad, warn or plain."""
 
 

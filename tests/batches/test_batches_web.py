@@ -210,19 +210,33 @@ def test_batch_registration_by_scanning_the_collection_din(app, tech_web, lab):
 
 
 def test_admin_revises_a_template_on_the_page(app, client, login_as):
+    """Issue 12: the page's revision is a proposal; QA approves it on the change page."""
     login_as("technician")
-    assert b"Save as version" not in client.get("/templates").data
+    assert b"Propose version" not in client.get("/templates").data
     login_as("admin")
     page = client.get("/templates").data.decode()
-    assert "Save as version 2" in page
+    assert "Propose version 2" in page
     token = csrf_token(client, "/templates")
     form = {"csrf_token": token, "max_passage": "4", "reason": "validated at P4",
             "rules-0-after_step": "seeding", "rules-0-next_step": "media_change",
             "rules-0-interval_hours": "48", "rules-0-grace_hours": "6"}
     no_reason = client.post("/templates/1/revise", data={**form, "reason": ""})
     assert no_reason.status_code == 400
-    saved = client.post("/templates/1/revise", data=form)
-    assert saved.status_code == 302
+    proposed = client.post("/templates/1/revise", data=form)
+    assert proposed.status_code == 302
+    change_url = proposed.headers["Location"]
     shown = client.get("/templates").data.decode()
-    assert "v2" in shown and 'value="4"' in shown
+    assert "v1" in shown and "awaits a QA decision" in shown and 'value="4"' not in shown
+    change_page = client.get(change_url).data.decode()
+    assert "weakens control" in change_page  # rules removed: steps no longer scheduled
+    assert "Sign approval" not in change_page  # an admin does not approve
+    login_as("qa")
+    change_page = client.get(change_url).data.decode()
+    digest = re.search(r'name="digest" value="([0-9a-f]{64})"', change_page).group(1)
+    signed = _post(client, change_url + "/approve",
+                   {"password": TEST_PASSWORD, "meaning": "approval", "digest": digest},
+                   page=change_url)
+    assert signed.status_code == 302, signed.get_data(as_text=True)
+    shown = client.get("/templates").data.decode()
+    assert "v2" in shown and "Maximum passage P4" in shown
     assert audit_entries(app, "process_template", 1)[-1]["changes"]["active"] == [True, False]

@@ -8,6 +8,7 @@ import pytest
 
 from batches.models import CultureStep
 from tests.batches.conftest import ago, audit_entries, count_rows, iso, now
+from tests.conftest import TEST_PASSWORD
 
 
 def _steps(lab, batch):
@@ -208,17 +209,26 @@ def test_steps_due_today(lab, clock):
 # -- templates -------------------------------------------------------------------------------
 
 
-def test_admin_revises_a_template_running_batches_keep_theirs(app, lab, admin):
+def test_admin_revises_a_template_running_batches_keep_theirs(app, lab, admin, api_headers):
     running = lab.batch("MSC")
     templates = lab.client.get("/api/v1/process-templates", headers=lab.tech).json
     msc = next(t for t in templates if t["product"] == "MSC")
     assert msc["max_passage"] == 5 and len(msc["rules"]) == 3
     body = {"max_passage": 3, "reason": "process validation PV-12"}
     lab.post(f"/process-templates/{msc['id']}/revisions", body, status=403)
-    revised = lab.post(f"/process-templates/{msc['id']}/revisions", body, headers=admin).json
+    # issue 12: a revision is a proposed change, in force once a QA officer approves it
+    proposed = lab.post(f"/process-templates/{msc['id']}/revisions", body, headers=admin,
+                        status=202).json
+    assert proposed["status"] == "proposed" and proposed["content"]["max_passage"] == 3
+    revised = lab.post(f"/process-template-changes/{proposed['id']}/approve",
+                       {"password": TEST_PASSWORD, "meaning": "approval"},
+                       headers=api_headers("qa"), status=200).json
+    assert revised["result_version"] == 2
+    current = lab.client.get("/api/v1/process-templates", headers=lab.tech).json
+    revised = next(t for t in current if t["product"] == "MSC")
     assert revised["version"] == 2 and revised["max_passage"] == 3 and len(revised["rules"]) == 3
     assert audit_entries(app, "process_template", revised["id"])[0]["reason"] == \
-        "process validation PV-12"
+        f"change #{proposed['id']} approved: process validation PV-12"
     lab.post(f"/process-templates/{msc['id']}/revisions", body, headers=admin, status=409)
     new = lab.batch("MSC")
     assert new["template_version"] == 2

@@ -48,6 +48,14 @@ ROLE_OF = {
     ("PATCH", "/api/v1/products/{code}"): "admin",
     ("POST", "/api/v1/process-templates/{template_id}/revisions"): "admin",
     ("POST", "/api/v1/qc-specifications/{spec_id}/revise"): "admin",
+    ("POST", "/api/v1/qc-specification-changes"): "admin",
+    ("POST", "/api/v1/qc-specification-changes/{change_id}/approve"): "qa",
+    ("POST", "/api/v1/qc-specification-changes/{change_id}/reject"): "qa",
+    ("POST", "/api/v1/qc-specification-changes/{change_id}/withdraw"): "admin",
+    ("POST", "/api/v1/process-template-changes"): "admin",
+    ("POST", "/api/v1/process-template-changes/{change_id}/approve"): "qa",
+    ("POST", "/api/v1/process-template-changes/{change_id}/reject"): "qa",
+    ("POST", "/api/v1/process-template-changes/{change_id}/withdraw"): "admin",
     ("GET", "/api/v1/audit"): "qa",
     ("GET", "/api/v1/release-queue"): "qa",
     ("POST", "/api/v1/subjects/{subject_id}/donor-eligibility"): "qa",
@@ -103,6 +111,14 @@ def fuzz_lab(app, client, make_user):
              {"patient_code": "SOMEONE-ELSE", "patient_date_of_birth": "1999-09-09",
               "scanned_code": matrix}, expect=409)
     assert lab.get("qa", "/alerts?kind=identity_mismatch&open=true"), "no alert to fuzz"
+    lab.post("admin", "/process-template-changes", {"product": "MSC", "max_passage": 7,
+                                                     "reason": "fuzz: a change to decide"})
+    spec = next(s for s in lab.get("technician", "/qc-specifications?product=NK&current=true")
+                if s["stage"] == "release")
+    lab.post("admin", f"/qc-specifications/{spec['id']}/revise", {
+        "reason": "fuzz: a change to decide", "tests": [
+            {k: t[k] for k in ("test", "name", "kind", "comparator", "limit_value", "unit",
+                               "expected_outcome")} for t in spec["tests"][1:]]})
     return {"app": app, "client": client, "tokens": tokens, "users": users,
             "ids": _real_ids(app, users), "answers": Counter(),
             "password_hashes": _password_hashes(app, users)}
@@ -172,7 +188,7 @@ def _real_ids(app, users: dict[str, int]) -> dict[str, list]:
     tables = {"subject_id": "subject", "collection_id": "collection", "batch_id": "batch",
               "step_id": "culture_step", "dose_id": "dose", "result_id": "qc_result",
               "deviation_id": "deviation", "alert_id": "alert", "spec_id": "qc_specification",
-              "template_id": "process_template"}
+              "template_id": "process_template", "change_id": "change_proposal"}
     with app.app_context():
         ids = {name: [row[0] for row in db.session.execute(text(f"SELECT id FROM {table}"))]
                for name, table in tables.items()}

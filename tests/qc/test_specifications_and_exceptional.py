@@ -35,11 +35,17 @@ def test_revision_applies_to_batches_registered_afterwards(qlab, client, admin):
             t["limit_value"] = 80.0
     body = {"reason": "tighter viability limit", "tests": tests}
     assert client.post(f"/api/v1/qc-specifications/{release['id']}/revise", json=body,
-                       headers=qlab.qa).status_code == 403
-    revised = client.post(f"/api/v1/qc-specifications/{release['id']}/revise", json=body,
-                          headers=admin)
-    assert revised.status_code == 201, revised.json
-    assert revised.json["version"] == 2
+                       headers=qlab.tech).status_code == 403
+    # issue 12: revising proposes a change; it takes effect once a QA officer approves it
+    proposed = client.post(f"/api/v1/qc-specifications/{release['id']}/revise", json=body,
+                           headers=admin)
+    assert proposed.status_code == 202, proposed.json
+    assert proposed.json["status"] == "proposed" and proposed.json["result_version"] is None
+    approved = client.post(f"/api/v1/qc-specification-changes/{proposed.json['id']}/approve",
+                           json={"password": TEST_PASSWORD, "meaning": "approval"},
+                           headers=qlab.signer)
+    assert approved.status_code == 200, approved.json
+    assert approved.json["result_version"] == 2
     new_batch = qlab.in_review()
     assert qlab.result(old_batch, "viability", value=75.0, unit="%")["evaluation"] == "pass"
     assert qlab.result(new_batch, "viability", value=75.0, unit="%")["evaluation"] == "fail"
