@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.batches.conftest import now
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.lab import now
+from tests.fixtures.users import TEST_PASSWORD
 
 FORMULATION = {"count": 2, "cells_per_dose": 20_000_000, "volume_ml": 10.0}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lims.alerts.models import Alert
-from tests.batches.conftest import audit_entries, count_rows
 from tests.batches.dose_helpers import custody, dose_json, formulated, release
+from tests.fixtures.records import audit_entries, count_rows
 
 
 def _at_bedside(app, lab, expires_in_hours=None):

@@ -9,8 +9,9 @@ import pytest
 from batches.models import Batch, CultureStep, Subject
 from lims.auth.services import create_user
 from lims.db import db
-from tests.batches.conftest import NEGATIVE, ago, audit_entries, count_rows
-from tests.conftest import TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.lab import NEGATIVE, ago
+from tests.fixtures.records import audit_entries, count_rows
+from tests.fixtures.users import TEST_PASSWORD, csrf_token, web_login
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from batches.models import CultureStep
-from tests.batches.conftest import ago, audit_entries, count_rows, iso, now
+from tests.fixtures.lab import ago, iso, now
+from tests.fixtures.records import audit_entries, count_rows
 
 
 def _steps(lab, batch):

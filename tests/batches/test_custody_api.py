@@ -8,8 +8,9 @@ import pytest
 
 from batches.custody_rules import ChainLink, allowed_next, chain_breaks, event_refusals
 from batches.models import CustodyEvent
-from tests.batches.conftest import audit_entries, count_rows, iso, now
 from tests.batches.dose_helpers import custody, dose_json, formulated, reject, release
+from tests.fixtures.lab import iso, now
+from tests.fixtures.records import audit_entries, count_rows
 
 # -- the pure graph ------------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ import pytest
 
 from batches.models import CustodyEvent
 from lims.alerts.models import Alert
-from tests.batches.conftest import count_rows
 from tests.batches.dose_helpers import custody, dose_json, formulated, release
-from tests.conftest import csrf_token
+from tests.fixtures.records import count_rows
+from tests.fixtures.users import csrf_token
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from batches.models import DonorScreening, RecipientScreening, Subject
-from tests.batches.conftest import NEGATIVE, ago, audit_entries, count_rows, iso, now
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.lab import NEGATIVE, ago, iso, now
+from tests.fixtures.records import audit_entries, count_rows
+from tests.fixtures.users import TEST_PASSWORD
 
 PATIENT = {"code": "PT-1", "kind": "patient", "initials": "ab", "date_of_birth": "1970-01-02"}
 CONTRAINDICATIONS = ["active_malignancy", "pregnancy_or_breastfeeding", "immunodeficiency",

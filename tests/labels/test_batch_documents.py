@@ -6,7 +6,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from batches import isbt128
-from tests.qc.conftest import PASSING, RELEASE_TESTS
+from tests.fixtures.qc import PASSING, RELEASE_TESTS
 
 
 def _pages(data: bytes) -> list[str]:
@@ -136,7 +136,7 @@ def test_coa_says_not_released_before_release(app, qlab):
 
 
 def test_documents_are_audited_and_refused_to_other_roles(app, qlab, admin):
-    from tests.batches.conftest import audit_entries
+    from tests.fixtures.records import audit_entries
 
     batch = qlab.in_review()
     _get(qlab, f"/batches/{batch['id']}/batch-record.pdf", headers=admin, status=403)

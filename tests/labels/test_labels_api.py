@@ -14,8 +14,9 @@ from labels.statements import (
     BIOHAZARD_LEGEND,
     NOT_EVALUATED_STATEMENT,
 )
-from tests.batches.conftest import NEGATIVE, audit_entries, count_rows, iso, now
 from tests.batches.dose_helpers import dose_json, formulated, release
+from tests.fixtures.lab import NEGATIVE, iso, now
+from tests.fixtures.records import audit_entries, count_rows
 from tests.labels.test_printing import LOOPBACK, bound_port, fake_printer
 from tests.labels.test_rendering import PDF_SCALE, decode, pdf_pages, render_zpl
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from labels.models import LabelPrint
-from tests.batches.conftest import count_rows
 from tests.batches.dose_helpers import formulated
-from tests.conftest import csrf_token
+from tests.fixtures.records import count_rows
+from tests.fixtures.users import csrf_token
 from tests.labels.test_printing import LOOPBACK, fake_printer
 
 

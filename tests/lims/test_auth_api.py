@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def _token(client, username, password=TEST_PASSWORD):

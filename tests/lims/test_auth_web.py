@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import CSRF_RE, TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.users import CSRF_RE, TEST_PASSWORD, csrf_token, web_login
 
 
 def test_login_page_is_shown_to_anonymous_users(client):
@@ -88,9 +88,9 @@ def test_idle_session_expires(client, make_user, clock):
 
 def test_idle_timeout_from_config(database_url, clock):
     from lims import create_app
-    from tests.conftest import _test_config
+    from tests.fixtures.database import settings_for
 
-    app = create_app(_test_config(database_url, IDLE_TIMEOUT_MINUTES=2))
+    app = create_app(settings_for(database_url, IDLE_TIMEOUT_MINUTES=2))
     from lims.auth.services import create_user
     from lims.db import db
 
@@ -121,9 +121,9 @@ def test_logout_without_csrf_token_is_refused(client, login_as):
 
 def test_session_cookie_flags_by_default(database_url, make_user):
     from lims import create_app
-    from tests.conftest import _test_config
+    from tests.fixtures.database import settings_for
 
-    config = _test_config(database_url)
+    config = settings_for(database_url)
     for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
         config.pop(key)
     app = create_app(config)

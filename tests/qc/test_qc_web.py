@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.users import TEST_PASSWORD, csrf_token, web_login
 
 
 def _login(client, make_user, role):

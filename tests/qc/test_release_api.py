@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.batches.conftest import audit_entries
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.records import audit_entries
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def _conditions(response) -> set[int]:
@@ -149,7 +149,7 @@ def test_condition_6_qa_who_logged_a_step_cannot_release(qlab):
 
 
 def _ago(**delta):
-    from tests.batches.conftest import ago
+    from tests.fixtures.lab import ago
 
     return ago(**delta)
 

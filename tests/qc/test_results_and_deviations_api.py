@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.batches.conftest import audit_entries
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.records import audit_entries
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def test_entry_is_evaluated_by_the_server(qlab):
@@ -100,7 +100,7 @@ def test_overdue_step_deviation_is_idempotent(qlab, app):
 
 
 def qlab_ago(**delta):
-    from tests.batches.conftest import ago
+    from tests.fixtures.lab import ago
 
     return ago(**delta)
 

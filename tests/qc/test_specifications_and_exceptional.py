@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def test_migration_seeds_the_default_specifications(app):
