@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.fixtures.records import KEPT_WRONG_PASSWORD
 from tests.fixtures.users import TEST_PASSWORD
 
 
@@ -39,19 +40,23 @@ def test_unknown_token_is_refused(client):
     assert response.status_code == 401 and response.json["error"] == "invalid_token"
 
 
-def test_wrong_password_is_401_and_unknown_user_too(client, make_user):
+def test_wrong_password_is_401_and_unknown_user_too(client, make_user, nothing_written):
     make_user("qa", username="quinn")
-    wrong = _token(client, "quinn", "not-the-password")
-    unknown = _token(client, "nobody", "whatever-it-is")
+    with nothing_written(audited=KEPT_WRONG_PASSWORD):
+        wrong = _token(client, "quinn", "not-the-password")
+    with nothing_written():
+        unknown = _token(client, "nobody", "whatever-it-is")
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json["error"] == unknown.json["error"] == "invalid_credentials"
 
 
-def test_lockout_after_five_failures_is_423_until_admin_unlocks(client, make_user, api_headers):
+def test_lockout_after_five_failures_is_423_until_admin_unlocks(client, make_user, api_headers,
+                                                                 nothing_written):
     user_id, _ = make_user("technician", username="tina")
     assert [_token(client, "tina", "bad-bad-bad").status_code for _ in range(5)] == \
         [401, 401, 401, 401, 423]
-    refused = _token(client, "tina")
+    with nothing_written():
+        refused = _token(client, "tina")
     assert refused.status_code == 423 and refused.json["error"] == "account_locked"
 
     admin = api_headers("admin")
@@ -99,31 +104,37 @@ def test_wrong_role_is_403_on_the_api(client, api_headers):
         assert response.json["details"]["required_roles"] == ["admin"]
 
 
-def test_admin_creates_and_deactivates_a_user(client, api_headers):
+def test_admin_creates_and_deactivates_a_user(client, api_headers, nothing_written):
     admin = api_headers("admin")
     created = client.post("/api/v1/users", headers=admin, json={
         "username": "newqa", "full_name": "New QA", "role": "qa", "password": "long-enough-1"})
     assert created.status_code == 201 and created.json["role"] == "qa"
     assert "password" not in created.json and "password_hash" not in created.json
-    duplicate = client.post("/api/v1/users", headers=admin, json={
-        "username": "newqa", "full_name": "Again", "role": "qa", "password": "long-enough-1"})
+    with nothing_written():
+        duplicate = client.post("/api/v1/users", headers=admin, json={
+            "username": "newqa", "full_name": "Again", "role": "qa",
+            "password": "long-enough-1"})
     assert duplicate.status_code == 409
     off = client.patch(f"/api/v1/users/{created.json['id']}", headers=admin, json={"active": False})
     assert off.status_code == 200 and off.json["active"] is False
-    assert _token(client, "newqa", "long-enough-1").status_code == 401
+    with nothing_written():
+        assert _token(client, "newqa", "long-enough-1").status_code == 401
 
 
-def test_bad_user_input_names_the_fields(client, api_headers):
+def test_bad_user_input_names_the_fields(client, api_headers, nothing_written):
     admin = api_headers("admin")
-    response = client.post("/api/v1/users", headers=admin, json={
-        "username": "a b", "role": "wizard", "password": "short", "extra": 1})
+    with nothing_written():
+        response = client.post("/api/v1/users", headers=admin, json={
+            "username": "a b", "role": "wizard", "password": "short", "extra": 1})
     assert response.status_code == 400
     assert {"username", "role", "password", "full_name", "extra"} <= set(
         response.json["details"]["fields"])
 
 
-def test_unknown_user_is_404(client, api_headers):
-    response = client.post("/api/v1/users/999999/unlock", headers=api_headers("admin"))
+def test_unknown_user_is_404(client, api_headers, nothing_written):
+    admin = api_headers("admin")
+    with nothing_written():
+        response = client.post("/api/v1/users/999999/unlock", headers=admin)
     assert response.status_code == 404 and response.json["error"] == "not_found"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fixtures.records import audit_entries
+from tests.fixtures.records import KEPT_WRONG_PASSWORD, audit_entries
 from tests.fixtures.users import TEST_PASSWORD
 
 
@@ -70,7 +70,7 @@ def test_deviation_life_cycle(qlab, client, app):
     close = {"disposition": "no product impact; retest accepted", "password": TEST_PASSWORD}
     qlab.post(f"/deviations/{deviation_id}/close", close, headers=qlab.tech, status=403)
     qlab.post(f"/deviations/{deviation_id}/close", {**close, "password": "bad-password"},
-              headers=qlab.signer, status=401)
+              headers=qlab.signer, status=401, audited=KEPT_WRONG_PASSWORD)
     closed = qlab.post(f"/deviations/{deviation_id}/close", close, headers=qlab.signer,
                        status=200).json
     assert closed["status"] == "closed" and closed["closure_signature"]["meaning"] == "approval"
