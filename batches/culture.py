@@ -39,6 +39,7 @@ from batches.models import (
 )
 from lims import clock
 from lims.audit import reason as audit_reason
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
 from lims.errors import BadRequest, Conflict
@@ -65,6 +66,7 @@ def get_template(template_id: int) -> ProcessTemplate:
     return get_or_404(ProcessTemplate, template_id, "process template")
 
 
+@user_is_actor
 def revise_template(template: ProcessTemplate, data: dict[str, Any], reason: str,
                     user: User) -> ProcessTemplate:
     """An admin edits a process template: a new active version, the old one retired
@@ -98,6 +100,7 @@ def list_products() -> list[Product]:
     return list(db.session.scalars(select(Product).order_by(Product.code)))
 
 
+@user_is_actor
 def update_product(product: Product, data: dict[str, Any], reason: str, user: User) -> Product:
     """An admin edits a product's data (ISBT 128 description code, storage, shelf life)."""
     with audit_reason(reason):
@@ -135,6 +138,7 @@ def _check_time(batch: Batch, performed_at: datetime, field: str = "performed_at
             field: [f"must not be before the collection ({collected})"]}})
 
 
+@user_is_actor
 def log_step(batch: Batch, data: dict[str, Any], user: User) -> CultureStep:
     """Log a performed culture step (SPEC §2, §3, §7); schedules the next due steps."""
     step_type = StepType(data["type"])
@@ -206,6 +210,7 @@ def _schedule_after(batch: Batch, done: CultureStep) -> None:
             pending[rule.next_step] = step
 
 
+@user_is_actor
 def correct_step(step: CultureStep, changes: dict[str, Any], reason: str,
                  user: User) -> CultureStep:
     """Correct a performed step's values with a reason (SPEC §8): audited, old value kept."""

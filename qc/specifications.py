@@ -17,6 +17,7 @@ from batches.common import get_or_404
 from batches.models import Batch, Product
 from lims import clock
 from lims.audit import reason as audit_reason
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
 from lims.errors import BadRequest
@@ -61,6 +62,7 @@ def spec_for_batch(batch: Batch, stage: str = Stage.release) -> Specification | 
     return spec_in_force(batch.product_id, stage, batch.registered_at)
 
 
+@user_is_actor
 def revise_specification(spec: Specification, tests: list[dict[str, Any]], reason: str,
                          user: User) -> Specification:
     """An admin revises a specification (SPEC §2: specifications are data, editable by an

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lims import clock
+from lims.audit.context import user_is_actor
 from lims.auth.models import ApiToken, Meaning, Role, Signature, User
 from lims.db import db, keep_despite_error
 from lims.errors import BadRequest, Conflict, Locked, NotFound, Unauthorized
@@ -109,6 +110,7 @@ def _refuse_unusable(user: User) -> None:
         raise Unauthorized("The account is deactivated.", code="account_inactive")
 
 
+@user_is_actor
 def verify_password(user: User, password: str) -> None:
     """Check ``password`` for ``user``: 423 when locked, 401 (counted) when wrong."""
     _refuse_unusable(user)
@@ -139,6 +141,7 @@ def _token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+@user_is_actor
 def issue_token(user: User) -> tuple[str, ApiToken]:
     raw = secrets.token_urlsafe(32)
     ttl = timedelta(minutes=current_app.config["TOKEN_TTL_MINUTES"])
@@ -172,6 +175,7 @@ def check_meaning(meaning: str, allowed: set[Meaning] | None = None) -> Meaning:
     return Meaning(meaning)
 
 
+@user_is_actor
 def sign(user: User, password: str, meaning: str, entity_type: str, entity_id: Any,
          content: Any, *, allowed: set[Meaning] | None = None,
          statement: str | None = None) -> Signature:
