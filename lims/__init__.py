@@ -40,7 +40,14 @@ def register_extensions(app: Flask) -> None:
     from flask import request
 
     from lims import audit, db
-    from lims.extensions import LimsApi, RecordIdConverter, csrf, migrate, refuse_nul
+    from lims.extensions import (
+        LimsApi,
+        RecordIdConverter,
+        csrf,
+        migrate,
+        refuse_bad_json,
+        refuse_nul,
+    )
 
     app.url_map.converters["int"] = RecordIdConverter  # before any route is added
     db.init_app(app)
@@ -51,6 +58,7 @@ def register_extensions(app: Flask) -> None:
 
     @app.before_request
     def protect_forms() -> None:
+        refuse_bad_json()
         refuse_nul({**request.args.to_dict(flat=False), **request.form.to_dict(flat=False),
                     **(request.view_args or {})})
         if not request.path.startswith("/api/"):
