@@ -23,6 +23,7 @@ from batches.models import BatchStatus, CustodyEvent, Dose, DoseStatus
 from lims import audit, clock
 from lims.alerts.models import AlertKind
 from lims.alerts.services import Cause, raise_alert
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import keep_despite_error
 from lims.errors import Conflict
@@ -54,6 +55,7 @@ def identity_mismatches(dose: Dose, scanned_code: str, patient_code: str,
     return reasons
 
 
+@user_is_actor
 def administer_dose(dose: Dose, data: dict[str, Any], user: User) -> CustodyEvent:
     """Record that ``dose`` was given to the patient after the identity check (SPEC §5).
 

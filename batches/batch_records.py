@@ -35,6 +35,7 @@ from batches.models import (
 )
 from batches.screening import in_window, latest_donor_screening
 from lims import clock
+from lims.audit.context import user_is_actor
 from lims.auth.models import Role, Signature, User
 from lims.db import db
 from lims.errors import BadRequest, Conflict, Forbidden
@@ -90,6 +91,7 @@ def _registration_refusals(collection: Collection, origin: Origin, recipient: Su
     return reasons
 
 
+@user_is_actor
 def register_batch(data: dict[str, Any], user: User) -> Batch:
     """Register a batch (SPEC §3 registration rules); 409 lists every unmet condition."""
     collection = get_or_404(Collection, data["collection_id"], "collection")
@@ -170,6 +172,7 @@ def move(batch: Batch, action: Action) -> BatchStatus:
     return target
 
 
+@user_is_actor
 def hold_batch(batch: Batch, reason: str, user: User) -> Batch:
     """Put an active batch on hold with a reason (SPEC §3); it resumes to where it was."""
     from lims.audit import reason as audit_reason
@@ -184,6 +187,7 @@ def hold_batch(batch: Batch, reason: str, user: User) -> Batch:
     return batch
 
 
+@user_is_actor
 def resume_batch(batch: Batch, reason: str, user: User) -> Batch:
     """QA resumes a held batch to its pre-hold status, with a reason (SPEC §3)."""
     if user.role != Role.qa:

@@ -42,6 +42,7 @@ from batches.change_rules import (
 from batches.models import ChangeProposal, Product
 from lims import clock
 from lims.audit import reason as audit_reason
+from lims.audit.context import user_is_actor
 from lims.auth.models import Meaning, Role, User
 from lims.auth.services import sign, signature_holds
 from lims.auth.signing import meanings_for
@@ -196,6 +197,7 @@ def _lock(product: Product) -> None:
     db.session.refresh(product, with_for_update=True)
 
 
+@user_is_actor
 def propose(controlled: Controlled, product: Product, stage: str | None,
             content: dict[str, Any], reason: str, user: User) -> ChangeProposal:
     """An admin or QA officer proposes a new version of a controlled document (issue 12):
@@ -225,6 +227,7 @@ def propose(controlled: Controlled, product: Product, stage: str | None,
     return change
 
 
+@user_is_actor
 def approve_change(controlled: Controlled, change: ChangeProposal, password: str, meaning: str,
             user: User, *, username: str | None = None,
             shown_digest: str | None = None) -> ChangeProposal:
@@ -257,6 +260,7 @@ def approve_change(controlled: Controlled, change: ChangeProposal, password: str
     return change
 
 
+@user_is_actor
 def reject_change(controlled: Controlled, change: ChangeProposal, password: str, meaning: str,
            reason: str, user: User, *, username: str | None = None) -> ChangeProposal:
     """A QA officer signs the rejection of a change, with a reason; nothing changes in force."""
@@ -281,6 +285,7 @@ def reject_change(controlled: Controlled, change: ChangeProposal, password: str,
     return change
 
 
+@user_is_actor
 def withdraw_change(change: ChangeProposal, reason: str, user: User) -> ChangeProposal:
     """The proposer withdraws an open change, with a reason; nothing changes in force."""
     _require(user, PROPOSERS, "withdraw a change")

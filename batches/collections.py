@@ -23,6 +23,7 @@ from batches import isbt128
 from batches.common import facility_tz, get_or_404, next_number, refuse_future
 from batches.models import Collection, CustodyEventType, Subject, SubjectKind
 from batches.screening import latest_donor_screening, window_refusal
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
 from lims.errors import Conflict, Unavailable
@@ -37,6 +38,7 @@ def facility_fin() -> str:
     return fin
 
 
+@user_is_actor
 def register_collection(data: dict[str, Any], user: User) -> Collection:
     """Register a harvest or donation and give it a DIN (SPEC §2 Collection, §6 DIN)."""
     subject: Subject = get_or_404(Subject, data["subject_id"], "subject")

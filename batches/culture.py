@@ -44,6 +44,7 @@ from batches.models import (
 )
 from lims import clock
 from lims.audit import reason as audit_reason
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
 from lims.errors import BadRequest, Conflict
@@ -121,6 +122,7 @@ TEMPLATE = Controlled(kind=ChangeKind.process_template, label="process template"
 """Process templates under change control (:mod:`batches.change_control`)."""
 
 
+@user_is_actor
 def propose_template_change(product: Product, data: dict[str, Any], reason: str,
                             user: User) -> ChangeProposal:
     """An admin or QA officer proposes a new version of the product's process template (issue
@@ -143,6 +145,7 @@ def propose_template_change(product: Product, data: dict[str, Any], reason: str,
     return propose(TEMPLATE, product, None, content, reason, user)
 
 
+@user_is_actor
 def revise_template(template: ProcessTemplate, data: dict[str, Any], reason: str,
                     user: User) -> ChangeProposal:
     """Revising a template is proposing a change of it (issue 12): see
@@ -166,6 +169,7 @@ def list_products() -> list[Product]:
     return list(db.session.scalars(select(Product).order_by(Product.code)))
 
 
+@user_is_actor
 def update_product(product: Product, data: dict[str, Any], reason: str, user: User) -> Product:
     """An admin edits a product's data (ISBT 128 description code, storage, shelf life)."""
     with audit_reason(reason):
@@ -203,6 +207,7 @@ def _check_time(batch: Batch, performed_at: datetime, field: str = "performed_at
             field: [f"must not be before the collection ({collected})"]}})
 
 
+@user_is_actor
 def log_step(batch: Batch, data: dict[str, Any], user: User) -> CultureStep:
     """Log a performed culture step (SPEC §2, §3, §7); schedules the next due steps."""
     step_type = StepType(data["type"])
@@ -274,6 +279,7 @@ def _schedule_after(batch: Batch, done: CultureStep, performed_at: datetime) -> 
             pending[rule.next_step] = step
 
 
+@user_is_actor
 def correct_step(step: CultureStep, changes: dict[str, Any], reason: str,
                  user: User) -> CultureStep:
     """Correct a performed step's values with a reason (SPEC §8): audited, old value kept."""

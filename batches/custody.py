@@ -25,6 +25,7 @@ from batches.common import is_late_entry, refuse_future
 from batches.custody_rules import DOSE_STATUS_AFTER, ChainLink, chain_breaks, event_refusals
 from batches.models import Collection, CustodyEvent, CustodyEventType, Dose
 from lims import audit, clock
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db, keep_despite_error
 from lims.errors import BadRequest, Conflict
@@ -114,6 +115,7 @@ def refuse_wrong_scan(dose: Dose, scanned: str, action: str, user: User) -> None
 # -- handoffs ------------------------------------------------------------------------------
 
 
+@user_is_actor
 def record_custody_event(dose: Dose, data: dict[str, Any], user: User) -> CustodyEvent:
     """Record one handoff of a dose, confirmed by scanning its label (SPEC §5, §7).
 

@@ -39,6 +39,7 @@ from batches.models import (
     StepType,
 )
 from lims import clock
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
 from lims.errors import BadRequest, Conflict
@@ -59,6 +60,7 @@ def harvested_cells(batch: Batch) -> int | None:
         CultureStep.status == StepStatus.done).order_by(CultureStep.performed_at.desc()).limit(1))
 
 
+@user_is_actor
 def formulate(batch: Batch, data: dict[str, Any], user: User) -> list[Dose]:
     """Split a harvested batch into doses (SPEC §2 Dose, §3 harvested → qc_review)."""
     lock(batch)

@@ -26,7 +26,14 @@ from batches.models import (
 )
 from lims.auth.schemas import SignatureInputSchema, SignatureSchema, SignerInputSchema
 from lims.paging import PageQuerySchema
-from lims.schemas import CorrectionSchema, StrictSchema, text
+from lims.schemas import (
+    BirthDate,
+    CorrectionSchema,
+    LabelExpiry,
+    RecordedTime,
+    StrictSchema,
+    text,
+)
 
 __all__ = ["SignatureInputSchema"]
 
@@ -49,9 +56,10 @@ def one_of(enum, **kwargs) -> fields.String:
     return fields.String(validate=validate.OneOf([m.value for m in enum]), **kwargs)
 
 
-def when(**kwargs) -> fields.AwareDateTime:
-    """An ISO 8601 time that must carry its offset (naive times are refused)."""
-    return fields.AwareDateTime(format="iso", **kwargs)
+def when(**kwargs) -> RecordedTime:
+    """When something happened in the lab: ISO 8601 with its offset, plausible
+    (:class:`lims.schemas.RecordedTime`)."""
+    return RecordedTime(**kwargs)
 
 
 def number(minimum: int = 0, maximum: int = MAX_CELLS, **kwargs) -> fields.Integer:
@@ -73,7 +81,7 @@ class SubjectCreateSchema(StrictSchema):
     code = fields.String(required=True, validate=CODE)
     kind = one_of(SubjectKind, required=True)
     initials = fields.String(required=True, validate=INITIALS)
-    date_of_birth = fields.Date(required=True)
+    date_of_birth = BirthDate(required=True)
 
     @ma.post_load
     def normalise(self, data: dict[str, Any], **_kwargs) -> dict[str, Any]:
@@ -153,7 +161,7 @@ class FormulationSchema(StrictSchema):
     volume_ml = millilitres(5000, required=True)
     container = text(60, required=False)
     storage_temperature = text(60, required=False)
-    expires_at = when()
+    expires_at = LabelExpiry()
 
 
 class CustodyEventCreateSchema(StrictSchema):
@@ -170,7 +178,7 @@ class CustodyEventCreateSchema(StrictSchema):
 
 class AdministrationSchema(StrictSchema):
     patient_code = text(40)
-    patient_date_of_birth = fields.Date(required=True)
+    patient_date_of_birth = BirthDate(required=True)
     scanned_code = text(500, metadata={"description": "the dose label's Data Matrix as read"})
     location = text(200, required=False)
     temperature_c = StrictFloat(validate=validate.Range(-273.15, 100))

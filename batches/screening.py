@@ -48,6 +48,7 @@ from batches.models import (
     SubjectKind,
 )
 from lims import clock
+from lims.audit.context import user_is_actor
 from lims.auth.models import Meaning, User
 from lims.auth.services import sign
 from lims.db import db
@@ -61,6 +62,7 @@ SPECIMEN_BEFORE_BONE_MARROW = timedelta(days=30)
 # -- subjects ---------------------------------------------------------------------------
 
 
+@user_is_actor
 def register_subject(data: dict[str, Any], user: User) -> Subject:
     """A patient or donor with a unique pseudonymised code (SPEC §2 Subject)."""
     if data["date_of_birth"] > clock.utcnow().date():
@@ -109,6 +111,7 @@ def latest_donor_screening(subject: Subject) -> DonorScreening | None:
 # -- recipient screening ---------------------------------------------------------------
 
 
+@user_is_actor
 def screen_recipient(subject: Subject, contraindications: list[str], user: User
                      ) -> RecipientScreening:
     """SPEC §2: any contraindication present → contraindicated; none → cleared."""
@@ -176,6 +179,7 @@ def _collection_awaiting_specimen(subject: Subject) -> Collection | None:
     return latest
 
 
+@user_is_actor
 def screen_donor(subject: Subject, specimen_collected_at: datetime, markers: dict[str, str],
                  user: User) -> DonorScreening:
     """Record a donor specimen's markers (SPEC §2 donor eligibility, specimen window rule 2)."""
@@ -206,6 +210,7 @@ def screening_content(screening: DonorScreening) -> dict[str, Any]:
             "markers": screening.markers}
 
 
+@user_is_actor
 def determine_eligibility(subject: Subject, password: str, meaning: str, user: User
                           ) -> DonorScreening:
     """QA signs the donor eligible (SPEC §2): 409 unless every marker of the latest

@@ -31,6 +31,7 @@ from labels.models import LabelPrint
 from lims import audit, clock
 from lims.audit import checkpoints
 from lims.audit.bundle import ENTRY_FIELDS, FORMAT, bundle_digest, signature_message
+from lims.audit.context import user_is_actor
 from lims.audit.models import AuditEntry
 from lims.auth.models import Signature, User
 from lims.db import db
@@ -118,6 +119,7 @@ def entry_as_bundle_dict(entry: AuditEntry) -> dict[str, Any]:
     return values
 
 
+@user_is_actor
 def audit_bundle(batch: Batch, user: User) -> dict[str, Any]:
     """Export the batch's record and its audit entries as a bundle (SPEC §8)."""
     audit.record("audit_bundle_export", "batch", batch.id, {"format": [None, FORMAT]})

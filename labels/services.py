@@ -39,6 +39,7 @@ from labels.rendering import (
     in_process_label_zpl,
 )
 from lims import audit, clock
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db, keep_despite_error, outside_transaction
 from lims.errors import BadRequest, Conflict, NotFound, Unavailable
@@ -130,6 +131,7 @@ def list_prints(dose: Dose) -> list[LabelPrint]:
                                    .order_by(LabelPrint.id)))
 
 
+@user_is_actor
 def print_dose_label(dose: Dose, user: User, *, reason: str | None = None,
                      dpi: int = 203) -> LabelPrint:
     """Send the dose label to the configured network printer (SPEC §6, §8).

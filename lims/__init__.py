@@ -41,7 +41,14 @@ def register_extensions(app: Flask) -> None:
 
     from lims import audit, db, http_headers
     from lims.audit import checkpoints
-    from lims.extensions import LimsApi, RecordIdConverter, csrf, migrate, refuse_nul
+    from lims.extensions import (
+        LimsApi,
+        RecordIdConverter,
+        csrf,
+        migrate,
+        refuse_bad_json,
+        refuse_nul,
+    )
 
     app.url_map.converters["int"] = RecordIdConverter  # before any route is added
     http_headers.init_app(app)  # first registered, so its after_request runs last
@@ -54,6 +61,7 @@ def register_extensions(app: Flask) -> None:
 
     @app.before_request
     def protect_forms() -> None:
+        refuse_bad_json()
         refuse_nul({**request.args.to_dict(flat=False), **request.form.to_dict(flat=False),
                     **(request.view_args or {})})
         if not request.path.startswith("/api/"):

@@ -27,6 +27,82 @@ class LimsParser(FlaskParser):
         return data
 
 
+MAX_JSON_DEPTH = 32
+"""How deeply a JSON body may nest arrays and objects; every input of the API nests a few
+levels. (Deeper bodies exhausted the parser's recursion: a 500, SPEC §8.)"""
+
+
+def refuse_bad_json() -> None:
+    """400 for a JSON body that no route can use, checked for every request before any route
+    parses it (SPEC §8 "bad input"): not JSON (or a number of thousands of digits), nested
+    deeper than :data:`MAX_JSON_DEPTH`, or holding text that is not valid Unicode (an
+    unpaired surrogate, which no database stores). The size is bounded by
+    ``MAX_CONTENT_LENGTH`` (413)."""
+    import json
+
+    from flask import request
+
+    from lims.errors import BadRequest
+
+    if not request.is_json:
+        return
+    nested = BadRequest(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.",
+                        details={"fields": {"body": f"nested deeper than {MAX_JSON_DEPTH} "
+                                                    "levels"}})
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except RecursionError:
+        raise nested from None
+    except ValueError as error:
+        raise BadRequest("The body is not valid JSON.",
+                         details={"fields": {"body": f"not valid JSON: {error}"[:200]}}) from None
+    depth, not_unicode = _inspect_json(body)
+    if depth > MAX_JSON_DEPTH:
+        raise nested
+    if not_unicode:
+        raise BadRequest("Text must be valid Unicode.", details={"fields": {
+            name: "is not valid Unicode (an unpaired surrogate)" for name in not_unicode}})
+
+
+def _inspect_json(body: object) -> tuple[int, list[str]]:
+    """How deeply arrays and objects nest in ``body``, and where a key or a string is not
+    valid Unicode (named as the field path, the bad characters shown as ``?``) — walked
+    without recursion."""
+    deepest, broken = 0, []
+    pending: list[tuple[object, int, str]] = [(body, 1, "")]
+    while pending:
+        item, depth, path = pending.pop()
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                broken.append(path or "body")
+            continue
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            for key, child in item.items():
+                name = f"{path}.{_shown(key)}" if path else _shown(key)
+                if not _is_unicode(key):
+                    broken.append(name)
+                else:
+                    pending.append((child, depth + 1, name))
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1, f"{path}[{index}]")
+                           for index, child in enumerate(item))
+    return deepest, broken
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def refuse_nul(data) -> None:
     """400 naming the fields when request data holds a NUL character."""
     from lims.errors import BadRequest

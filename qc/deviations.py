@@ -18,6 +18,7 @@ from sqlalchemy import exc, select
 from batches.common import get_or_404
 from batches.models import Batch, CultureStep
 from lims import clock
+from lims.audit.context import user_is_actor
 from lims.auth.models import Meaning, Role, User
 from lims.auth.services import sign
 from lims.db import db
@@ -35,6 +36,7 @@ def label(deviation: Deviation) -> str:
     return f"{_number(deviation)} ({deviation.kind.replace('_', ' ')}: {deviation.description})"
 
 
+@user_is_actor
 def open_for_result(result: QcResult, user: User | None) -> Deviation:
     """Open an out-of-spec deviation for a failing result, unless one is open already."""
     existing = db.session.scalar(select(Deviation).where(
@@ -54,6 +56,7 @@ def open_for_result(result: QcResult, user: User | None) -> Deviation:
     return deviation
 
 
+@user_is_actor
 def open_deviation_for_overdue_step(step: CultureStep, user: User | None = None
                                     ) -> tuple[Deviation, bool]:
     """Open a deviation for an overdue culture step (for the scheduler's sweep).
@@ -80,6 +83,7 @@ def open_deviation_for_overdue_step(step: CultureStep, user: User | None = None
     return deviation, True
 
 
+@user_is_actor
 def open_deviation(batch: Batch, description: str, user: User) -> Deviation:
     """Open a deviation by hand (kind ``other``)."""
     deviation = Deviation(batch_id=batch.id, kind=DeviationKind.other,
@@ -90,6 +94,7 @@ def open_deviation(batch: Batch, description: str, user: User) -> Deviation:
     return deviation
 
 
+@user_is_actor
 def record_investigation(deviation: Deviation, text: str, user: User) -> Deviation:
     """Write or extend the investigation of an open deviation (each change audited)."""
     if not deviation.is_open:
@@ -107,6 +112,7 @@ def deviation_content(deviation: Deviation) -> dict[str, Any]:
             "disposition": deviation.disposition}
 
 
+@user_is_actor
 def close_deviation(deviation: Deviation, disposition: str, password: str, meaning: str,
                     user: User) -> Deviation:
     """QA closes a deviation with a disposition and an e-signature (SPEC §2, §8)."""

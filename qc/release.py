@@ -34,6 +34,7 @@ from batches.models import (
 )
 from lims import clock
 from lims.alerts.models import Alert, AlertKind
+from lims.audit.context import user_is_actor
 from lims.auth.models import Meaning, Role, Signature, User
 from lims.auth.services import sign, signature_holds
 from lims.db import db
@@ -172,6 +173,7 @@ def release_readiness(batch: Batch, user: User) -> list[Unmet]:
 # -- release ------------------------------------------------------------------------------
 
 
+@user_is_actor
 def release_batch(batch: Batch, password: str, meaning: str, user: User) -> Batch:
     """QA releases a batch with an e-signature (SPEC §3 Release, items 1–7)."""
     _require_qa(user, "release a batch")
@@ -184,6 +186,7 @@ def release_batch(batch: Batch, password: str, meaning: str, user: User) -> Batc
     return batch
 
 
+@user_is_actor
 def reject_batch(batch: Batch, password: str, reason: str, user: User,
                  meaning: str = Meaning.rejection) -> Batch:
     """QA rejects a batch with an e-signature (meaning ``rejection``) and a reason (SPEC §3).
@@ -227,6 +230,7 @@ def _exceptional(batch: Batch, status: ExceptionalReleaseStatus | None = None
     return db.session.scalar(query.order_by(ExceptionalRelease.id.desc()).limit(1))
 
 
+@user_is_actor
 def request_exceptional_release(batch: Batch, data: dict[str, Any], user: User
                                 ) -> ExceptionalRelease:
     """First step of an exceptional release (SPEC §3): the physician's request is recorded
@@ -260,6 +264,7 @@ def request_exceptional_release(batch: Batch, data: dict[str, Any], user: User
     return request
 
 
+@user_is_actor
 def approve_exceptional_release(batch: Batch, password: str, meaning: str,
                                 user: User) -> ExceptionalRelease:
     """Second QA signature of an exceptional release; releases the batch (SPEC §3)."""

@@ -27,6 +27,7 @@ from batches.lifecycle import BatchStatus
 from batches.models import Batch
 from lims import clock
 from lims.audit import reason as audit_reason
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
 from lims.errors import BadRequest, Conflict
@@ -55,6 +56,7 @@ def _released_exceptionally(batch: Batch) -> bool:
         ExceptionalRelease.status == ExceptionalReleaseStatus.released)) is not None
 
 
+@user_is_actor
 def enter_result(batch: Batch, data: dict[str, Any], user: User) -> QcResult:
     """Record a QC result and evaluate it (SPEC §2); a fail opens a deviation."""
     after_release = False
@@ -107,6 +109,7 @@ def counting_results(batch: Batch, stage: str = "release") -> dict[str, QcResult
     return latest
 
 
+@user_is_actor
 def review_result(result: QcResult, user: User) -> QcResult:
     """Second-person review (SPEC §2): anyone but the analyst (or the last corrector)."""
     reasons = []
@@ -125,6 +128,7 @@ def review_result(result: QcResult, user: User) -> QcResult:
     return result
 
 
+@user_is_actor
 def correct_result(result: QcResult, changes: dict[str, Any], reason: str,
                    user: User) -> QcResult:
     """Correct an entered result with a reason (SPEC §8): the old value stays in the audit

@@ -7,9 +7,9 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from batches.schemas import ChangeQuerySchema, ChangeSchema, StrictFloat, when
+from batches.schemas import ChangeQuerySchema, ChangeSchema, StrictFloat
 from lims.auth.schemas import SignatureSchema
-from lims.schemas import CorrectionSchema, StrictSchema, text
+from lims.schemas import CorrectionSchema, RecordedTime, StrictSchema, text
 from qc.evaluation import OUTCOMES
 from qc.models import Comparator, CriterionKind, Stage
 from qc.spec_diff import criterion_text
@@ -27,7 +27,7 @@ class ResultValuesSchema(StrictSchema):
     outcome = fields.String(allow_none=True, validate=validate.OneOf(OUTCOMES))
     method = text(200, required=False)
     instrument = text(200, required=False)
-    sampled_at = when()
+    sampled_at = RecordedTime()
 
 
 class ResultCreateSchema(ResultValuesSchema):

@@ -23,6 +23,7 @@ from batches.change_control import Controlled, get_change, propose
 from batches.change_rules import ChangeKind
 from batches.common import get_or_404
 from batches.models import Batch, ChangeProposal, Product
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
 from lims.errors import BadRequest
@@ -124,6 +125,7 @@ SPECIFICATION = Controlled(kind=ChangeKind.qc_specification, label="QC specifica
 """QC specifications under change control (:mod:`batches.change_control`)."""
 
 
+@user_is_actor
 def propose_spec_change(product: Product, stage: str, tests: list[dict[str, Any]],
                         reason: str, user: User) -> ChangeProposal:
     """An admin or QA officer proposes a new version of the (product, stage) specification
@@ -137,6 +139,7 @@ def propose_spec_change(product: Product, stage: str, tests: list[dict[str, Any]
     return propose(SPECIFICATION, product, Stage(stage).value, content, reason, user)
 
 
+@user_is_actor
 def revise_specification(spec: Specification, tests: list[dict[str, Any]], reason: str,
                          user: User) -> ChangeProposal:
     """Revising a specification is proposing a change of its (product, stage): see

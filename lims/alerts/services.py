@@ -9,6 +9,7 @@ from sqlalchemy import exc, select
 
 from lims import clock
 from lims.alerts.models import EVENT_KINDS, SEVERITY, Alert, AlertKind
+from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
 from lims.errors import BadRequest, Conflict, NotFound
@@ -113,6 +114,7 @@ def get_alert(alert_id: int) -> Alert:
     return alert
 
 
+@user_is_actor
 def acknowledge(alert: Alert, user: User, comment: str) -> Alert:
     """Someone has seen it and says what they do about it (a comment is required).
 

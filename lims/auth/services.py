@@ -35,6 +35,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from lims import audit, clock
 from lims.audit import set_actor
+from lims.audit.context import actor_argument, user_is_actor
 from lims.auth import password_policy
 from lims.auth.models import (
     ApiToken,
@@ -133,6 +134,7 @@ def password_change_required(user: User) -> bool:
     return clock.utcnow() >= changed + timedelta(days=int(max_age))
 
 
+@user_is_actor
 def change_own_password(user: User, current_password: str, new_password: str) -> None:
     """Every user changes their own password (SPEC §8 accounts, 21 CFR 11.300(b)).
 
@@ -224,6 +226,7 @@ def create_user(username: str, full_name: str, role: str, password: str, *,
     return user
 
 
+@actor_argument("by")
 def reset_password(user: User, password: str, *, by: User | None, reason: str) -> User:
     """An admin sets a new one-time password (SPEC §8): the user must change it at the next
     login; every session and token of the user ends. An admin changes their own password
@@ -250,6 +253,7 @@ def unlock_user(user: User, *, reason: str = "unlocked by an administrator") -> 
     return user
 
 
+@actor_argument("by")
 def update_user(user: User, *, reason: str | None = None, by: User | None = None,
                 active: bool | None = None, full_name: str | None = None,
                 role: str | None = None) -> User:
@@ -345,6 +349,7 @@ def _register_failure(user: User) -> None:
     keep_despite_error()
 
 
+@user_is_actor
 def verify_password(user: User, password: str) -> None:
     """Re-authentication of a person already logged in (a signature, a password change):
     423 when locked, 401 (counted towards the lockout) when wrong."""
@@ -430,6 +435,7 @@ def _secret_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+@user_is_actor
 def start_web_session(user: User) -> tuple[str, LoginSession]:
     """A new server-side web session after a successful login; audited as ``login``."""
     raw = secrets.token_urlsafe(32)
@@ -503,6 +509,7 @@ def end_sessions(user: User, why: SessionEnd, *, keep: Any = None,
     return ended_web + ended_api
 
 
+@user_is_actor
 def issue_token(user: User) -> tuple[str, ApiToken]:
     """A bearer token for ``user`` (already authenticated); audited as ``token_issued``."""
     raw = secrets.token_urlsafe(32)
@@ -551,6 +558,7 @@ def check_meaning(meaning: str, allowed: Iterable[Meaning] | None = None) -> Mea
     return Meaning(meaning)
 
 
+@user_is_actor
 def sign(user: User, password: str, meaning: str, entity_type: str, entity_id: Any,
          content: Any, *, allowed: Iterable[Meaning] | None = None,
          statement: str | None = None, username: str | None = None) -> Signature:

@@ -15,7 +15,8 @@ def _layout_context() -> dict:
     return {
         "nav_items": items,
         "facility_name": current_app.config["FACILITY_NAME"],
-        "logout_form": ActionForm(),
+        # a form to show, not one filled from this request (whose body may be bad input)
+        "logout_form": ActionForm(formdata=None),
     }
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.batches.conftest import now
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.lab import now
+from tests.fixtures.users import TEST_PASSWORD
 
 FORMULATION = {"count": 2, "cells_per_dose": 20_000_000, "volume_ml": 10.0}
 
@@ -69,9 +69,10 @@ def dose_json(lab, dose_id: int) -> dict[str, Any]:
     return response.json
 
 
-def custody(lab, dose: dict, event: str, status: int | None = 201, **fields):
-    """POST a custody event confirmed by the dose's own Data Matrix unless told otherwise."""
+def custody(lab, dose: dict, event: str, status: int | None = 201, audited=(), **fields):
+    """POST a custody event confirmed by the dose's own Data Matrix unless told otherwise;
+    a refusal writes nothing but the audit entries named in ``audited``."""
     body = {"event": event, "location": fields.pop("location", "Cell processing lab"),
             "scanned_code": fields.pop("scanned_code", None) or dose["barcodes"]["matrix"],
             **fields}
-    return lab.post(f"/doses/{dose['id']}/custody", body, status=status)
+    return lab.post(f"/doses/{dose['id']}/custody", body, status=status, audited=audited)

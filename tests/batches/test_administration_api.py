@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lims.alerts.models import Alert
-from tests.batches.conftest import audit_entries, count_rows
 from tests.batches.dose_helpers import custody, dose_json, formulated, release
+from tests.fixtures.records import KEPT_IDENTITY_MISMATCH, audit_entries, count_rows
 
 
 def _at_bedside(app, lab, expires_in_hours=None):
@@ -19,10 +19,10 @@ def _at_bedside(app, lab, expires_in_hours=None):
     return batch, dose, other, patient
 
 
-def _administer(lab, dose, patient, status=200, **overrides):
+def _administer(lab, dose, patient, status=200, audited=(), **overrides):
     body = {"patient_code": patient["code"], "patient_date_of_birth": patient["date_of_birth"],
             "scanned_code": dose["barcodes"]["matrix"], **overrides}
-    return lab.post(f"/doses/{dose['id']}/administer", body, status=status)
+    return lab.post(f"/doses/{dose['id']}/administer", body, status=status, audited=audited)
 
 
 def test_matching_dose_and_patient_are_administered(app, lab):
@@ -33,7 +33,7 @@ def test_matching_dose_and_patient_are_administered(app, lab):
     assert last["event"] == "administered" and last["to_location"] == "Ward 5, bed 2"
     assert patient["code"] in last["notes"]
     assert count_rows(app, Alert) == 0
-    again = _administer(lab, dose, patient, status=409).json
+    again = _administer(lab, dose, patient, status=409, audited=KEPT_IDENTITY_MISMATCH).json
     assert any("administered" in r for r in again["details"]["reasons"])
 
 
@@ -49,7 +49,8 @@ def test_an_identity_mismatch_is_refused_audited_and_alerted(app, lab, change, n
         change = {"scanned_code": other["barcodes"]["matrix"]}
     elif change == "din_only":
         change = {"scanned_code": dose["barcodes"]["din"]}
-    refused = _administer(lab, dose, patient, status=409, **change).json
+    refused = _administer(lab, dose, patient, status=409, audited=KEPT_IDENTITY_MISMATCH,
+                          **change).json
     assert refused["error"] == "identity_mismatch"
     assert any(needle in r for r in refused["details"]["reasons"]), refused
     assert dose_json(lab, dose["id"])["status"] == "delivered"
@@ -66,13 +67,13 @@ def test_a_dose_not_released_or_expired_is_a_mismatch(app, lab, clock):
     dose = dose_json(lab, dose["id"])
     patient = lab.client.get(f"/api/v1/subjects/{_batch['recipient_id']}",
                              headers=lab.tech).json
-    refused = _administer(lab, dose, patient, status=409).json
+    refused = _administer(lab, dose, patient, status=409, audited=KEPT_IDENTITY_MISMATCH).json
     assert any("not released" in r for r in refused["details"]["reasons"])
     assert count_rows(app, Alert) == 1
 
     _b2, dose2, _o2, patient2 = _at_bedside(app, lab, expires_in_hours=3)
     clock.advance(hours=4)
-    refused = _administer(lab, dose2, patient2, status=409).json
+    refused = _administer(lab, dose2, patient2, status=409, audited=KEPT_IDENTITY_MISMATCH).json
     assert any("expired" in r for r in refused["details"]["reasons"])
 
 
@@ -81,7 +82,8 @@ def test_a_dose_still_in_storage_is_refused_without_an_identity_alert(app, lab):
     release(app, batch["id"])
     dose = dose_json(lab, dose["id"])
     patient = lab.client.get(f"/api/v1/subjects/{batch['recipient_id']}", headers=lab.tech).json
-    refused = _administer(lab, dose, patient, status=409).json
+    refused = _administer(lab, dose, patient, status=409,
+                          audited=["administration_refused dose"]).json
     assert any("cannot follow stored" in r for r in refused["details"]["reasons"])
     assert count_rows(app, Alert) == 0
     assert [e for e in audit_entries(app, "dose", dose["id"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from batches.models import Batch
-from tests.batches.conftest import audit_entries, count_rows
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.records import audit_entries, count_rows
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def test_autologous_batch_is_registered(app, lab):
@@ -67,7 +67,7 @@ def test_incomplete_donor_batch_is_registered_quarantined_until_eligible(lab):
                       "NK", status=201).json
     assert batch["status"] == "registered" and batch["quarantined"] is True
     assert "incomplete" in batch["quarantine_reasons"][0]
-    from tests.batches.conftest import NEGATIVE, ago
+    from tests.fixtures.lab import NEGATIVE, ago
 
     lab.post(f"/subjects/{donor['id']}/donor-screening",
              {"specimen_collected_at": ago(days=1), "markers": NEGATIVE}, status=200)

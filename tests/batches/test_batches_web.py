@@ -9,8 +9,9 @@ import pytest
 from batches.models import Batch, CultureStep, Subject
 from lims.auth.services import create_user
 from lims.db import db
-from tests.batches.conftest import NEGATIVE, ago, audit_entries, count_rows
-from tests.conftest import TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.lab import NEGATIVE, ago
+from tests.fixtures.records import KEPT_WRONG_PASSWORD, audit_entries, count_rows
+from tests.fixtures.users import TEST_PASSWORD, csrf_token, web_login
 
 
 @pytest.fixture
@@ -57,18 +58,21 @@ def test_register_a_subject_through_the_form(app, tech_web):
     assert audit_entries(app, "subject", subject_id)[0]["actor"].startswith("technician")
 
 
-def test_bad_subject_form_is_400_with_the_field_named(app, tech_web):
-    response = _post(tech_web, "/subjects", {"code": "PT-77", "kind": "alien",
-                                             "initials": "A", "date_of_birth": "soon"})
+def test_bad_subject_form_is_400_with_the_field_named(app, tech_web, nothing_written):
+    with nothing_written():
+        response = _post(tech_web, "/subjects", {"code": "PT-77", "kind": "alien",
+                                                 "initials": "A", "date_of_birth": "soon"})
     assert response.status_code == 400
     assert b'data-field-error="kind"' in response.data
     assert b'data-field-error="date_of_birth"' in response.data
     assert count_rows(app, Subject) == 0
 
 
-def test_form_without_csrf_is_refused(app, tech_web):
-    response = tech_web.post("/subjects", data={"code": "PT-1", "kind": "patient",
-                                                "initials": "A", "date_of_birth": "1980-01-01"})
+def test_form_without_csrf_is_refused(app, tech_web, nothing_written):
+    with nothing_written():
+        response = tech_web.post("/subjects", data={"code": "PT-1", "kind": "patient",
+                                                    "initials": "A",
+                                                    "date_of_birth": "1980-01-01"})
     assert response.status_code == 400
     assert count_rows(app, Subject) == 0
 
@@ -82,12 +86,13 @@ def test_recipient_screening_form(tech_web, lab):
     assert b"contraindicated" in tech_web.get(page).data
 
 
-def test_batch_registration_refused_shows_the_reasons(app, tech_web, lab):
+def test_batch_registration_refused_shows_the_reasons(app, tech_web, lab, nothing_written):
     patient = lab.patient(contraindications=["clotting_disorder"])
     collection = lab.collection(patient)
-    response = _post(tech_web, "/batches", {"collection_id": collection["id"], "product": "MSC",
-                                            "origin": "autologous",
-                                            "recipient_id": patient["id"]})
+    with nothing_written():
+        response = _post(tech_web, "/batches", {"collection_id": collection["id"],
+                                                "product": "MSC", "origin": "autologous",
+                                                "recipient_id": patient["id"]})
     assert response.status_code == 409
     assert b"is contraindicated" in response.data
     assert count_rows(app, Batch) == 0
@@ -119,30 +124,32 @@ def test_batch_registration_and_step_logging_through_forms(app, tech_web, lab):
         assert step.cell_count == 4_000_000 and step.viability_pct == 93.5
 
 
-def test_step_form_refuses_with_reasons_and_field_errors(app, tech_web, lab):
+def test_step_form_refuses_with_reasons_and_field_errors(app, tech_web, lab, nothing_written):
     batch = lab.batch("MSC")
     form = f"/batches/{batch['id']}/steps/new?type=media_change"
-    refused = tech_web.post(f"/batches/{batch['id']}/steps/new", data={
-        "type": "media_change", "csrf_token": csrf_token(tech_web, form)})
-    assert refused.status_code == 409 and b"registered batch" in refused.data
-    bad = tech_web.post(f"/batches/{batch['id']}/steps/new", data={
-        "type": "seeding", "viability_pct": "140", "performed_at": "2999-01-01T10:00",
-        "csrf_token": csrf_token(tech_web, form)})
-    assert bad.status_code == 400 and b'data-field-error="viability_pct"' in bad.data
-    future = tech_web.post(f"/batches/{batch['id']}/steps/new", data={
-        "type": "seeding", "performed_at": "2999-01-01T10:00",
-        "csrf_token": csrf_token(tech_web, form)})
-    assert future.status_code == 400 and b"future" in future.data
+    with nothing_written():
+        refused = tech_web.post(f"/batches/{batch['id']}/steps/new", data={
+            "type": "media_change", "csrf_token": csrf_token(tech_web, form)})
+        assert refused.status_code == 409 and b"registered batch" in refused.data
+        bad = tech_web.post(f"/batches/{batch['id']}/steps/new", data={
+            "type": "seeding", "viability_pct": "140", "performed_at": "2999-01-01T10:00",
+            "csrf_token": csrf_token(tech_web, form)})
+        assert bad.status_code == 400 and b'data-field-error="viability_pct"' in bad.data
+        future = tech_web.post(f"/batches/{batch['id']}/steps/new", data={
+            "type": "seeding", "performed_at": "2999-01-01T10:00",
+            "csrf_token": csrf_token(tech_web, form)})
+        assert future.status_code == 400 and b"future" in future.data
     assert count_rows(app, CultureStep) == 0
 
 
-def test_hold_from_the_page_and_resume_only_by_qa(app, client, lab, login_as):
+def test_hold_from_the_page_and_resume_only_by_qa(app, client, lab, login_as, nothing_written):
     batch = lab.batch("MSC")
     page = f"/batches/{batch['id']}"
     login_as("technician")
     held = _post(client, f"{page}/hold", {"reason": "power cut"}, page)
     assert held.status_code == 302
-    refused = _post(client, f"{page}/resume", {"reason": "ok"}, page)
+    with nothing_written():
+        refused = _post(client, f"{page}/resume", {"reason": "ok"}, page)
     assert refused.status_code == 403
     qa = client.application.test_client()
     with app.app_context():
@@ -154,12 +161,13 @@ def test_hold_from_the_page_and_resume_only_by_qa(app, client, lab, login_as):
     assert audit_entries(app, "batch", batch["id"])[-1]["reason"] == "power restored"
 
 
-def test_formulation_form_and_admin_cannot_write(app, client, lab, login_as):
+def test_formulation_form_and_admin_cannot_write(app, client, lab, login_as, nothing_written):
     batch = lab.harvested("MSC")
     page = f"/batches/{batch['id']}"
     login_as("admin")
-    denied = _post(client, f"{page}/doses", {"count": "2", "cells_per_dose": "1000",
-                                             "volume_ml": "2"}, page)
+    with nothing_written():
+        denied = _post(client, f"{page}/doses", {"count": "2", "cells_per_dose": "1000",
+                                                 "volume_ml": "2"}, page)
     assert denied.status_code == 403
     login_as("technician")
     done = _post(client, f"{page}/doses", {"count": "2", "cells_per_dose": "1000",
@@ -177,7 +185,7 @@ def test_dashboard_panel_lists_todays_work(tech_web, lab):
     assert "feeding" in dashboard
 
 
-def test_donor_eligibility_signing_form(app, client, lab, login_as):
+def test_donor_eligibility_signing_form(app, client, lab, login_as, nothing_written):
     donor = lab.donor("incomplete")
     lab.post(f"/subjects/{donor['id']}/donor-screening",
              {"specimen_collected_at": ago(days=1), "markers": NEGATIVE}, status=200)
@@ -186,8 +194,9 @@ def test_donor_eligibility_signing_form(app, client, lab, login_as):
         create_user("quinn", "Quinn QA", "qa", TEST_PASSWORD, permanent=True)
         db.session.commit()
     assert web_login(client, "quinn").status_code == 302
-    wrong = _post(client, f"{page}/donor-eligibility", {"password": "nope-nope",
-                                                       "meaning": "approval"}, page)
+    with nothing_written(audited=KEPT_WRONG_PASSWORD):
+        wrong = _post(client, f"{page}/donor-eligibility", {"password": "nope-nope",
+                                                           "meaning": "approval"}, page)
     assert wrong.status_code == 401
     signed = _post(client, f"{page}/donor-eligibility", {"password": TEST_PASSWORD,
                                                         "meaning": "approval"}, page)
@@ -196,11 +205,12 @@ def test_donor_eligibility_signing_form(app, client, lab, login_as):
     assert 'data-status="eligible"' in shown and "Quinn QA" in shown
 
 
-def test_batch_registration_by_scanning_the_collection_din(app, tech_web, lab):
+def test_batch_registration_by_scanning_the_collection_din(app, tech_web, lab, nothing_written):
     patient = lab.patient()
     collection = lab.collection(patient)
     body = {"product": "MSC", "origin": "autologous", "recipient_id": patient["id"]}
-    unknown = _post(tech_web, "/batches", {**body, "collection_scan": "=Z999999999999900"})
+    with nothing_written():
+        unknown = _post(tech_web, "/batches", {**body, "collection_scan": "=Z999999999999900"})
     assert unknown.status_code == 400 and b'data-field-error="collection_scan"' in unknown.data
     assert b"data-scan-field" in unknown.data
     scanned = _post(tech_web, "/batches", {**body, "collection_scan":
@@ -209,7 +219,7 @@ def test_batch_registration_by_scanning_the_collection_din(app, tech_web, lab):
     assert count_rows(app, Batch) == 1
 
 
-def test_admin_revises_a_template_on_the_page(app, client, login_as):
+def test_admin_revises_a_template_on_the_page(app, client, login_as, nothing_written):
     """Issue 12: the page's revision is a proposal; QA approves it on the change page."""
     login_as("technician")
     assert b"Propose version" not in client.get("/templates").data
@@ -220,7 +230,8 @@ def test_admin_revises_a_template_on_the_page(app, client, login_as):
     form = {"csrf_token": token, "max_passage": "4", "reason": "validated at P4",
             "rules-0-after_step": "seeding", "rules-0-next_step": "media_change",
             "rules-0-interval_hours": "48", "rules-0-grace_hours": "6"}
-    no_reason = client.post("/templates/1/revise", data={**form, "reason": ""})
+    with nothing_written():
+        no_reason = client.post("/templates/1/revise", data={**form, "reason": ""})
     assert no_reason.status_code == 400
     proposed = client.post("/templates/1/revise", data=form)
     assert proposed.status_code == 302

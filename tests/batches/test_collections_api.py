@@ -9,7 +9,8 @@ import pytest
 
 from batches import isbt128
 from batches.models import Collection, CustodyEvent
-from tests.batches.conftest import Lab, ago, audit_entries, count_rows, iso, now
+from tests.fixtures.lab import Lab, ago, iso, now
+from tests.fixtures.records import audit_entries, count_rows
 
 
 def test_collection_gets_a_din_with_check_character_and_chain_of_identity(app, lab):

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from batches.models import CultureStep
-from tests.batches.conftest import ago, audit_entries, count_rows, iso, now
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.lab import ago, iso, now
+from tests.fixtures.records import audit_entries, count_rows
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def _steps(lab, batch):
@@ -131,10 +132,11 @@ def test_performed_before_the_collection_is_refused(lab):
     ({"notes": "n" * 2001}, "notes"),
     ({"operator": "me"}, "operator"),
 ])
-def test_bad_step_input_is_400_and_writes_nothing(app, lab, change, field):
+def test_bad_step_input_is_400_and_writes_nothing(app, lab, change, field, nothing_written):
     batch = lab.batch("MSC")
-    response = lab.client.post(f"/api/v1/batches/{batch['id']}/steps",
-                               json={"type": "seeding", **change}, headers=lab.tech)
+    with nothing_written():
+        response = lab.client.post(f"/api/v1/batches/{batch['id']}/steps",
+                                   json={"type": "seeding", **change}, headers=lab.tech)
     assert response.status_code == 400
     assert field in response.json["details"]["fields"]
     assert count_rows(app, CultureStep) == 0
@@ -164,15 +166,16 @@ def test_on_hold_only_maintenance_steps(lab):
 # -- corrections ---------------------------------------------------------------------------
 
 
-def test_correction_needs_a_reason_and_keeps_the_old_value(app, lab):
+def test_correction_needs_a_reason_and_keeps_the_old_value(app, lab, nothing_written):
     batch = lab.batch("MSC")
     step = lab.step(batch, "seeding", cell_count=5_000_000, viability_pct=90.0)
-    no_reason = lab.client.patch(f"/api/v1/steps/{step['id']}", json={"cell_count": 6_000_000},
-                                 headers=lab.tech)
-    assert no_reason.status_code == 400 and "reason" in no_reason.json["details"]["fields"]
-    nothing = lab.client.patch(f"/api/v1/steps/{step['id']}", json={"reason": "typo"},
-                               headers=lab.tech)
-    assert nothing.status_code == 400
+    with nothing_written():
+        no_reason = lab.client.patch(f"/api/v1/steps/{step['id']}",
+                                     json={"cell_count": 6_000_000}, headers=lab.tech)
+        assert no_reason.status_code == 400 and "reason" in no_reason.json["details"]["fields"]
+        nothing = lab.client.patch(f"/api/v1/steps/{step['id']}", json={"reason": "typo"},
+                                   headers=lab.tech)
+        assert nothing.status_code == 400
     fixed = lab.client.patch(f"/api/v1/steps/{step['id']}",
                              json={"cell_count": 6_000_000, "reason": "transcription error"},
                              headers=lab.tech)
@@ -183,19 +186,20 @@ def test_correction_needs_a_reason_and_keeps_the_old_value(app, lab):
     assert last["changes"]["cell_count"] == [5_000_000, 6_000_000]
 
 
-def test_correcting_a_pending_step_or_into_the_future_is_refused(lab):
+def test_correcting_a_pending_step_or_into_the_future_is_refused(lab, nothing_written):
     batch = lab.batch("MSC")
     done = lab.step(batch, "seeding")
     pending = _steps(lab, batch)[1]
-    refused = lab.client.patch(f"/api/v1/steps/{pending['id']}",
-                               json={"notes": "x", "reason": "y"}, headers=lab.tech)
-    assert refused.status_code == 409
-    future = lab.client.patch(f"/api/v1/steps/{done['id']}",
-                              json={"performed_at": iso(now() + timedelta(days=1)),
-                                    "reason": "y"}, headers=lab.tech)
-    assert future.status_code == 400
-    assert lab.client.patch("/api/v1/steps/99999", json={"notes": "x", "reason": "y"},
-                            headers=lab.tech).status_code == 404
+    with nothing_written():
+        refused = lab.client.patch(f"/api/v1/steps/{pending['id']}",
+                                   json={"notes": "x", "reason": "y"}, headers=lab.tech)
+        assert refused.status_code == 409
+        future = lab.client.patch(f"/api/v1/steps/{done['id']}",
+                                  json={"performed_at": iso(now() + timedelta(days=1)),
+                                        "reason": "y"}, headers=lab.tech)
+        assert future.status_code == 400
+        assert lab.client.patch("/api/v1/steps/99999", json={"notes": "x", "reason": "y"},
+                                headers=lab.tech).status_code == 404
 
 
 def test_steps_due_today(lab, clock):
@@ -244,13 +248,16 @@ def test_admin_revises_a_template_running_batches_keep_theirs(app, lab, admin, a
     assert "rules" in bad.json["details"]["fields"]
 
 
-def test_admin_edits_a_product(app, lab, admin):
+def test_admin_edits_a_product(app, lab, admin, nothing_written):
     body = {"description_code": "S1234", "reason": "ICCBBA code assigned"}
-    assert lab.client.patch("/api/v1/products/MSC", json=body,
-                            headers=lab.tech).status_code == 403
+    with nothing_written():
+        assert lab.client.patch("/api/v1/products/MSC", json=body,
+                                headers=lab.tech).status_code == 403
     response = lab.client.patch("/api/v1/products/MSC", json=body, headers=admin)
     assert response.status_code == 200 and response.json["description_code"] == "S1234"
-    bad = lab.client.patch("/api/v1/products/MSC", json={**body, "description_code": "X1"},
-                           headers=admin)
-    assert bad.status_code == 400
-    assert lab.client.patch("/api/v1/products/CAR", json=body, headers=admin).status_code == 404
+    with nothing_written():
+        bad = lab.client.patch("/api/v1/products/MSC", json={**body, "description_code": "X1"},
+                               headers=admin)
+        assert bad.status_code == 400
+        assert lab.client.patch("/api/v1/products/CAR", json=body,
+                                headers=admin).status_code == 404

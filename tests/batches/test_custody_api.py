@@ -8,8 +8,9 @@ import pytest
 
 from batches.custody_rules import ChainLink, allowed_next, chain_breaks, event_refusals
 from batches.models import CustodyEvent
-from tests.batches.conftest import audit_entries, count_rows, iso, now
 from tests.batches.dose_helpers import custody, dose_json, formulated, reject, release
+from tests.fixtures.lab import iso, now
+from tests.fixtures.records import KEPT_REFUSED_SCAN, audit_entries, count_rows
 
 # -- the pure graph ------------------------------------------------------------------------
 
@@ -87,7 +88,8 @@ def test_a_wrong_item_scan_is_refused_and_kept_in_the_audit_trail(app, lab, what
     scanned = {"din": dose["barcodes"]["din"], "other_dose": other["barcodes"]["matrix"],
                "product": dose["barcodes"]["product"], "expiry": dose["barcodes"]["expiry"],
                "garbage": "hello"}[what]
-    refused = custody(lab, dose, "retrieved", status=409, scanned_code=scanned).json
+    refused = custody(lab, dose, "retrieved", status=409, scanned_code=scanned,
+                      audited=KEPT_REFUSED_SCAN).json
     assert refused["error"] == "wrong_item"
     reason = refused["details"]["reasons"][0]
     if what == "other_dose":
@@ -108,7 +110,8 @@ def test_scanner_prefix_and_enter_are_accepted(lab):
 def test_an_outdated_label_is_refused(lab):
     _batch, [dose, _] = formulated(lab)
     matrix = dose["barcodes"]["matrix"].replace(dose["barcodes"]["expiry"], "&>0991231200")
-    refused = custody(lab, dose, "retrieved", status=409, scanned_code=matrix).json
+    refused = custody(lab, dose, "retrieved", status=409, scanned_code=matrix,
+                      audited=KEPT_REFUSED_SCAN).json
     assert "outdated" in refused["details"]["reasons"][0]
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from batches.models import CustodyEvent
 from lims.alerts.models import Alert
-from tests.batches.conftest import count_rows
 from tests.batches.dose_helpers import custody, dose_json, formulated, release
-from tests.conftest import csrf_token
+from tests.fixtures.records import KEPT_IDENTITY_MISMATCH, KEPT_REFUSED_SCAN, count_rows
+from tests.fixtures.users import csrf_token
 
 
 @pytest.fixture
@@ -21,7 +21,8 @@ def tech_web(client, login_as):
     return client
 
 
-def test_scan_a_dose_then_confirm_the_handoff_by_rescanning(app, tech_web, lab):
+def test_scan_a_dose_then_confirm_the_handoff_by_rescanning(app, tech_web, lab,
+                                                             nothing_written):
     _batch, [dose, other] = formulated(lab)
     dose = dose_json(lab, dose["id"])
     page = tech_web.get("/custody?code=" + quote(dose["barcodes"]["matrix"]))
@@ -30,9 +31,10 @@ def test_scan_a_dose_then_confirm_the_handoff_by_rescanning(app, tech_web, lab):
     form = tech_web.get(f"/doses/{dose['id']}/custody")
     assert b"Re-scan the dose label" in form.data and b"data-scan-box" in form.data
     token = csrf_token(tech_web, f"/doses/{dose['id']}/custody")
-    wrong = tech_web.post(f"/doses/{dose['id']}/custody", data={
-        "csrf_token": token, "event": "retrieved", "location": "Bench 2",
-        "scanned_code": other["barcodes"]["matrix"]})
+    with nothing_written(audited=KEPT_REFUSED_SCAN):
+        wrong = tech_web.post(f"/doses/{dose['id']}/custody", data={
+            "csrf_token": token, "event": "retrieved", "location": "Bench 2",
+            "scanned_code": other["barcodes"]["matrix"]})
     assert wrong.status_code == 409 and b"not dose" in wrong.data
     done = tech_web.post(f"/doses/{dose['id']}/custody", data={
         "csrf_token": token, "event": "retrieved", "location": "Bench 2",
@@ -42,17 +44,20 @@ def test_scan_a_dose_then_confirm_the_handoff_by_rescanning(app, tech_web, lab):
     assert tech_web.get("/custody?code=" + quote(dose["barcodes"]["din"])).status_code == 404
 
 
-def test_custody_form_needs_csrf_and_a_writer_role(app, client, login_as, lab):
+def test_custody_form_needs_csrf_and_a_writer_role(app, client, login_as, lab,
+                                                   nothing_written):
     _batch, [dose, _] = formulated(lab)
     login_as("admin")
     token = csrf_token(client, f"/doses/{dose['id']}/custody")
     body = {"event": "retrieved", "location": "x", "scanned_code": dose["barcodes"]["matrix"]}
-    assert client.post(f"/doses/{dose['id']}/custody", data=body).status_code == 400
-    assert client.post(f"/doses/{dose['id']}/custody",
-                       data={**body, "csrf_token": token}).status_code == 403
+    with nothing_written():
+        assert client.post(f"/doses/{dose['id']}/custody", data=body).status_code == 400
+        assert client.post(f"/doses/{dose['id']}/custody",
+                           data={**body, "csrf_token": token}).status_code == 403
 
 
-def test_bedside_mismatch_is_shown_and_a_match_is_recorded(app, tech_web, lab):
+def test_bedside_mismatch_is_shown_and_a_match_is_recorded(app, tech_web, lab,
+                                                           nothing_written):
     batch, [dose, _] = formulated(lab)
     release(app, batch["id"])
     dose = dose_json(lab, dose["id"])
@@ -60,9 +65,10 @@ def test_bedside_mismatch_is_shown_and_a_match_is_recorded(app, tech_web, lab):
         custody(lab, dose, event)
     patient = lab.client.get(f"/api/v1/subjects/{batch['recipient_id']}", headers=lab.tech).json
     token = csrf_token(tech_web, "/bedside")
-    wrong = tech_web.post("/bedside", data={
-        "csrf_token": token, "scanned_code": dose["barcodes"]["matrix"],
-        "patient_code": patient["code"], "patient_date_of_birth": "1999-09-09"})
+    with nothing_written(audited=KEPT_IDENTITY_MISMATCH):
+        wrong = tech_web.post("/bedside", data={
+            "csrf_token": token, "scanned_code": dose["barcodes"]["matrix"],
+            "patient_code": patient["code"], "patient_date_of_birth": "1999-09-09"})
     assert wrong.status_code == 409
     assert b"IDENTITY MISMATCH" in wrong.data and b"not the intended recipient" in wrong.data
     assert count_rows(app, Alert) == 1
@@ -72,9 +78,11 @@ def test_bedside_mismatch_is_shown_and_a_match_is_recorded(app, tech_web, lab):
         "location": "Ward 5"})
     assert right.status_code == 302
     assert dose_json(lab, dose["id"])["status"] == "administered"
-    not_a_dose = tech_web.post("/bedside", data={
-        "csrf_token": token, "scanned_code": dose["barcodes"]["din"],
-        "patient_code": patient["code"], "patient_date_of_birth": patient["date_of_birth"]})
+    with nothing_written():
+        not_a_dose = tech_web.post("/bedside", data={
+            "csrf_token": token, "scanned_code": dose["barcodes"]["din"],
+            "patient_code": patient["code"],
+            "patient_date_of_birth": patient["date_of_birth"]})
     assert not_a_dose.status_code == 400
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from batches import isbt128
 from batches.models import CustodyEvent, Dose
-from tests.batches.conftest import audit_entries, count_rows, iso, now
+from tests.fixtures.lab import iso, now
+from tests.fixtures.records import audit_entries, count_rows
 
 FORMULATION = {"count": 3, "cells_per_dose": 20_000_000, "volume_ml": 10.0}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.batches.conftest import audit_entries
+from tests.fixtures.records import audit_entries
 
 
 @pytest.fixture

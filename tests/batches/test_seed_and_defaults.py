@@ -8,7 +8,7 @@ from batches import process_defaults
 from batches.models import Batch, ProcessTemplate, Product, Subject
 from lims.cli import DEMO_PASSWORD
 from lims.db import db
-from tests.conftest import web_login
+from tests.fixtures.users import web_login
 
 
 def test_seed_demo_creates_realistic_batches(app, runner):

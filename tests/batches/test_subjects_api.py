@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from batches.models import DonorScreening, RecipientScreening, Subject
-from tests.batches.conftest import NEGATIVE, ago, audit_entries, count_rows, iso, now
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.lab import NEGATIVE, ago, iso, now
+from tests.fixtures.records import KEPT_WRONG_PASSWORD, audit_entries, count_rows
+from tests.fixtures.users import TEST_PASSWORD
 
 PATIENT = {"code": "PT-1", "kind": "patient", "initials": "ab", "date_of_birth": "1970-01-02"}
 CONTRAINDICATIONS = ["active_malignancy", "pregnancy_or_breastfeeding", "immunodeficiency",
@@ -28,9 +29,10 @@ def test_register_a_patient_is_audited(app, client, tech):
     assert [s["code"] for s in listed] == ["PT-1"]
 
 
-def test_duplicate_code_is_409(client, tech):
+def test_duplicate_code_is_409(client, tech, nothing_written):
     assert client.post("/api/v1/subjects", json=PATIENT, headers=tech).status_code == 201
-    again = client.post("/api/v1/subjects", json=PATIENT, headers=tech)
+    with nothing_written():
+        again = client.post("/api/v1/subjects", json=PATIENT, headers=tech)
     assert again.status_code == 409 and again.json["details"]["reasons"]
 
 
@@ -45,24 +47,28 @@ def test_duplicate_code_is_409(client, tech):
     ({"date_of_birth": "2999-01-01"}, "date_of_birth"),
 ])
 def test_bad_subject_input_is_400_naming_the_field_and_writes_nothing(app, client, tech, change,
-                                                                      field):
-    response = client.post("/api/v1/subjects", json={**PATIENT, **change}, headers=tech)
+                                                                      field, nothing_written):
+    with nothing_written():
+        response = client.post("/api/v1/subjects", json={**PATIENT, **change}, headers=tech)
     assert response.status_code == 400, response.json
     assert field in response.json["details"]["fields"]
     assert count_rows(app, Subject) == 0
 
 
-def test_missing_fields_and_non_object_bodies_are_400(client, tech):
-    missing = client.post("/api/v1/subjects", json={"code": "PT-1"}, headers=tech)
-    assert missing.status_code == 400
-    assert {"kind", "initials", "date_of_birth"} <= set(missing.json["details"]["fields"])
-    assert client.post("/api/v1/subjects", json=[1, 2], headers=tech).status_code == 400
-    assert client.post("/api/v1/subjects", data="not json", headers={
-        **tech, "Content-Type": "application/json"}).status_code == 400
+def test_missing_fields_and_non_object_bodies_are_400(client, tech, nothing_written):
+    with nothing_written():
+        missing = client.post("/api/v1/subjects", json={"code": "PT-1"}, headers=tech)
+        assert missing.status_code == 400
+        assert {"kind", "initials", "date_of_birth"} <= set(missing.json["details"]["fields"])
+        assert client.post("/api/v1/subjects", json=[1, 2], headers=tech).status_code == 400
+        assert client.post("/api/v1/subjects", data="not json", headers={
+            **tech, "Content-Type": "application/json"}).status_code == 400
 
 
-def test_admin_cannot_register_subjects_and_unknown_subject_is_404(client, admin, tech):
-    assert client.post("/api/v1/subjects", json=PATIENT, headers=admin).status_code == 403
+def test_admin_cannot_register_subjects_and_unknown_subject_is_404(client, admin, tech,
+                                                                   nothing_written):
+    with nothing_written():
+        assert client.post("/api/v1/subjects", json=PATIENT, headers=admin).status_code == 403
     missing = client.get("/api/v1/subjects/999", headers=tech)
     assert missing.status_code == 404 and missing.json["error"] == "not_found"
 
@@ -144,7 +150,8 @@ def test_only_qa_signs_and_a_wrong_password_is_401(app, lab):
     lab.post(f"/subjects/{donor['id']}/donor-eligibility",
              {"password": TEST_PASSWORD, "meaning": "approval"}, headers=lab.tech, status=403)
     lab.post(f"/subjects/{donor['id']}/donor-eligibility",
-             {"password": "wrong-password", "meaning": "approval"}, headers=lab.qa, status=401)
+             {"password": "wrong-password", "meaning": "approval"}, headers=lab.qa, status=401,
+             audited=KEPT_WRONG_PASSWORD)
     lab.post(f"/subjects/{donor['id']}/donor-eligibility",
              {"password": TEST_PASSWORD, "meaning": "review"}, headers=lab.qa, status=400)
     subject = lab.client.get(f"/api/v1/subjects/{donor['id']}", headers=lab.tech).json

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from lims.alerts.models import Alert
 from lims.audit import verify
 from lims.db import db
-from tests.batches.conftest import ago
-from tests.conftest import PG_URL
+from tests.fixtures.database import PG_URL
+from tests.fixtures.lab import ago
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 6

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.batches.conftest import audit_entries
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.records import audit_entries
+from tests.fixtures.users import TEST_PASSWORD
 
 TABLES = ("change_proposal", "process_template", "template_rule", "signature", "audit_entry")
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from playwright.sync_api import Page, Response, expect
 
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.users import TEST_PASSWORD
 
 SCAN_BOX = "[data-scan-box]"
 

@@ -14,7 +14,7 @@ import pytest
 
 from lims.audit.bundle import bundle_digest, first_problem
 from tests.batches.dose_helpers import custody, dose_json
-from tests.conftest import tamper
+from tests.fixtures.database import tamper
 
 ROOT = Path(__file__).resolve().parents[2]
 

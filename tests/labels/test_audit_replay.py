@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.batches.dose_helpers import custody, dose_json
-from tests.conftest import TEST_PASSWORD, tamper
+from tests.fixtures.database import tamper
+from tests.fixtures.users import TEST_PASSWORD
 
 BATCHES = int(os.environ.get("LIMS_REPLAY_BATCHES", "1"))
 

@@ -6,7 +6,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from batches import isbt128
-from tests.qc.conftest import PASSING, RELEASE_TESTS
+from tests.fixtures.qc import PASSING, RELEASE_TESTS
 
 
 def _pages(data: bytes) -> list[str]:
@@ -135,14 +135,16 @@ def test_coa_says_not_released_before_release(app, qlab):
     assert "NOT RELEASED" in text and "No release signature." in text
 
 
-def test_documents_are_audited_and_refused_to_other_roles(app, qlab, admin):
-    from tests.batches.conftest import audit_entries
+def test_documents_are_audited_and_refused_to_other_roles(app, qlab, admin, nothing_written):
+    from tests.fixtures.records import audit_entries
 
     batch = qlab.in_review()
-    _get(qlab, f"/batches/{batch['id']}/batch-record.pdf", headers=admin, status=403)
-    _get(qlab, f"/batches/{batch['id']}/coa.pdf", headers=admin, status=403)
+    with nothing_written():
+        _get(qlab, f"/batches/{batch['id']}/batch-record.pdf", headers=admin, status=403)
+        _get(qlab, f"/batches/{batch['id']}/coa.pdf", headers=admin, status=403)
     _get(qlab, f"/batches/{batch['id']}/coa.pdf", headers=qlab.tech)
-    _get(qlab, "/batches/999999/coa.pdf", status=404)
+    with nothing_written():
+        _get(qlab, "/batches/999999/coa.pdf", status=404)
     documents = [e["changes"]["document"][1] for e in audit_entries(app, "batch", batch["id"])
                  if e["action"] == "label_document"]
     assert documents == ["certificate of analysis"]

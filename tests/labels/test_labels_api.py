@@ -3,6 +3,8 @@ rendered and decoded with zxing-cpp; what is read must equal the dose's ``barcod
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 import zxingcpp
 
@@ -14,8 +16,14 @@ from labels.statements import (
     BIOHAZARD_LEGEND,
     NOT_EVALUATED_STATEMENT,
 )
-from tests.batches.conftest import NEGATIVE, audit_entries, count_rows, iso, now
 from tests.batches.dose_helpers import dose_json, formulated, release
+from tests.fixtures.lab import NEGATIVE, iso, now
+from tests.fixtures.records import (
+    KEPT_FAILED_PRINT,
+    assert_nothing_written,
+    audit_entries,
+    count_rows,
+)
 from tests.labels.test_printing import LOOPBACK, bound_port, fake_printer
 from tests.labels.test_rendering import PDF_SCALE, decode, pdf_pages, render_zpl
 
@@ -23,8 +31,9 @@ QUARANTINE = "QUARANTINE — NOT FOR RELEASE"
 
 
 def _get(lab, path: str, headers=None, status: int = 200):
-    response = lab.client.get(f"/api/v1{path}", headers=headers or lab.tech)
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    with assert_nothing_written(lab.client.application) if status >= 400 else nullcontext():
+        response = lab.client.get(f"/api/v1{path}", headers=headers or lab.tech)
+        assert response.status_code == status, response.get_data(as_text=True)[:500]
     return response
 
 
@@ -164,7 +173,8 @@ def test_no_printer_is_409_and_an_unreachable_printer_503(app, lab):
     assert any("no label printer" in r for r in refused["details"]["reasons"])
     with bound_port() as port:
         app.config.update(PRINTER_HOST=LOOPBACK, PRINTER_PORT=port, PRINTER_TIMEOUT=1)
-        refused = lab.post(f"/doses/{dose['id']}/print", {}, status=503).json
+        refused = lab.post(f"/doses/{dose['id']}/print", {}, status=503,
+                           audited=KEPT_FAILED_PRINT).json
     assert f"{LOOPBACK}:{port}" in refused["message"] and "refused" in refused["message"]
     # issue 12: the job was recorded before the printer was contacted; it failed, nothing
     # was counted as a copy, and both its states are audited
@@ -176,8 +186,9 @@ def test_no_printer_is_409_and_an_unreachable_printer_503(app, lab):
         == [[None, "queued"], ["queued", "failed"]]
 
 
-def test_printing_roles(app, lab, admin):
+def test_printing_roles(app, lab, admin, nothing_written):
     _batch, [dose, _] = formulated(lab)
     lab.post(f"/doses/{dose['id']}/print", {}, headers=admin, status=403)
-    assert lab.client.post(f"/api/v1/doses/{dose['id']}/print", json={}).status_code == 401
+    with nothing_written():
+        assert lab.client.post(f"/api/v1/doses/{dose['id']}/print", json={}).status_code == 401
     _get(lab, f"/doses/{dose['id']}/label.pdf", headers=admin)  # documents: every role

@@ -29,8 +29,8 @@ from labels.documents.batch_record import (
 )
 from labels.documents.coa import CertificateOfAnalysis, ReleaseTestRow, coa_pdf
 from labels.documents.custody_report import CustodyReport, TimelineRow, custody_report_pdf
-from tests.conftest import TEST_PASSWORD
-from tests.qc.conftest import PASSING, RELEASE_TESTS
+from tests.fixtures.qc import PASSING, RELEASE_TESTS
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def _pages(data: bytes) -> list[str]:

@@ -21,9 +21,9 @@ from sqlalchemy import select
 
 from labels.models import LabelPrint, PrintStatus
 from lims.db import db
-from tests.batches.conftest import audit_entries
 from tests.batches.dose_helpers import formulated
-from tests.conftest import csrf_token
+from tests.fixtures.records import KEPT_FAILED_PRINT, audit_entries
+from tests.fixtures.users import csrf_token
 from tests.labels.test_printing import LOOPBACK, bound_port, fake_printer
 
 
@@ -136,7 +136,8 @@ def test_a_failed_print_is_shown_and_the_next_attempt_is_still_the_first_copy(
     _batch, [dose, _] = formulated(lab)
     with bound_port() as port:
         app.config.update(PRINTER_HOST=LOOPBACK, PRINTER_PORT=port, PRINTER_TIMEOUT=1)
-        failed = lab.post(f"/doses/{dose['id']}/print", {}, status=503).json
+        failed = lab.post(f"/doses/{dose['id']}/print", {}, status=503,
+                          audited=KEPT_FAILED_PRINT).json
     login_as("technician")
     page = client.get(f"/doses/{dose['id']}").get_data(as_text=True)
     assert 'data-print-status="failed"' in page and "FAILED: nothing printed" in page

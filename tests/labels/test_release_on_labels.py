@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from labels.release_info import INVALIDATED
 from labels.statements import URGENT_RELEASE_STATEMENT
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.users import TEST_PASSWORD
 from tests.labels.test_labels_api import QUARANTINE, _label_text
 from tests.labels.test_report_and_fhir import _text
 

@@ -12,7 +12,7 @@ from fhir.resources.biologicallyderivedproductdispense import BiologicallyDerive
 from batches import isbt128
 from labels import fhir
 from tests.batches.dose_helpers import custody, dose_json, formulated, release
-from tests.conftest import tamper
+from tests.fixtures.database import tamper
 
 
 def _text(data: bytes) -> list[str]:

@@ -13,7 +13,7 @@ from lims.audit import AuditEntry
 from lims.auth import services
 from lims.auth.models import User
 from lims.db import db
-from tests.conftest import TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.users import TEST_PASSWORD, csrf_token, web_login
 
 
 def _bearer(client, username, password=TEST_PASSWORD) -> dict[str, str]:

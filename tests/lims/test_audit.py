@@ -14,7 +14,7 @@ from lims.audit.recorder import AppendOnlyViolation
 from lims.auth import services
 from lims.db import db
 from lims.errors import BadRequest
-from tests.conftest import tamper
+from tests.fixtures.database import tamper
 
 
 class _SampleBase(DeclarativeBase):

@@ -27,9 +27,16 @@ from lims.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from lims.audit.recorder import AppendOnlyViolation
 from lims.auth.models import User
 from lims.db import db
-from tests.conftest import TEST_PASSWORD, tamper
+from tests.fixtures.database import tamper
+from tests.fixtures.users import TEST_PASSWORD
 
 # ---------------------------------------------------------------- helpers
+
+
+@pytest.fixture(autouse=True)
+def _own_audit_key(app_config, tmp_path) -> None:
+    """These tests read, rotate and tamper with the key's folder: each test its own key."""
+    app_config["AUDIT_KEY_FILE"] = str(tmp_path / "audit-key" / "key.pem")
 
 
 def _sql(value) -> str:

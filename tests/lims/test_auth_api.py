@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.records import KEPT_FAILED_LOGIN, KEPT_UNKNOWN_LOGIN
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def _token(client, username, password=TEST_PASSWORD):
@@ -39,10 +40,12 @@ def test_unknown_token_is_refused(client):
     assert response.status_code == 401 and response.json["error"] == "invalid_token"
 
 
-def test_wrong_password_is_401_and_unknown_user_too(client, make_user):
+def test_wrong_password_is_401_and_unknown_user_too(client, make_user, nothing_written):
     make_user("qa", username="quinn")
-    wrong = _token(client, "quinn", "not-the-password")
-    unknown = _token(client, "nobody", "whatever-it-is")
+    with nothing_written(audited=KEPT_FAILED_LOGIN):
+        wrong = _token(client, "quinn", "not-the-password")
+    with nothing_written(audited=KEPT_UNKNOWN_LOGIN):
+        unknown = _token(client, "nobody", "whatever-it-is")
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json["error"] == unknown.json["error"] == "invalid_credentials"
 
@@ -99,35 +102,40 @@ def test_wrong_role_is_403_on_the_api(client, api_headers):
         assert response.json["details"]["required_roles"] == ["admin"]
 
 
-def test_admin_creates_and_deactivates_a_user(client, api_headers):
+def test_admin_creates_and_deactivates_a_user(client, api_headers, nothing_written):
     admin = api_headers("admin")
     created = client.post("/api/v1/users", headers=admin, json={
         "username": "newqa", "full_name": "New QA", "role": "qa", "password": "long-enough-1",
         "reason": "new QA officer"})
     assert created.status_code == 201 and created.json["role"] == "qa"
     assert "password" not in created.json and "password_hash" not in created.json
-    duplicate = client.post("/api/v1/users", headers=admin, json={
-        "username": "newqa", "full_name": "Again", "role": "qa", "password": "long-enough-1",
-        "reason": "again"})
+    with nothing_written():
+        duplicate = client.post("/api/v1/users", headers=admin, json={
+            "username": "newqa", "full_name": "Again", "role": "qa", "password": "long-enough-1",
+            "reason": "again"})
     assert duplicate.status_code == 409
     off = client.patch(f"/api/v1/users/{created.json['id']}", headers=admin,
                        json={"active": False, "reason": "left the company"})
     assert off.status_code == 200 and off.json["active"] is False
-    assert _token(client, "newqa", "long-enough-1").status_code == 401
+    with nothing_written(audited=["login_failed user_account"]):  # audited, nothing else
+        assert _token(client, "newqa", "long-enough-1").status_code == 401
 
 
-def test_bad_user_input_names_the_fields(client, api_headers):
+def test_bad_user_input_names_the_fields(client, api_headers, nothing_written):
     admin = api_headers("admin")
-    response = client.post("/api/v1/users", headers=admin, json={
-        "username": "a b", "role": "wizard", "password": "", "extra": 1})
+    with nothing_written():
+        response = client.post("/api/v1/users", headers=admin, json={
+            "username": "a b", "role": "wizard", "password": "", "extra": 1})
     assert response.status_code == 400
     assert {"username", "role", "password", "full_name", "reason", "extra"} <= set(
         response.json["details"]["fields"])
 
 
-def test_unknown_user_is_404(client, api_headers):
-    response = client.post("/api/v1/users/999999/unlock", headers=api_headers("admin"),
-                           json={"reason": "help desk"})
+def test_unknown_user_is_404(client, api_headers, nothing_written):
+    admin = api_headers("admin")
+    with nothing_written():
+        response = client.post("/api/v1/users/999999/unlock", headers=admin,
+                               json={"reason": "help desk"})
     assert response.status_code == 404 and response.json["error"] == "not_found"
 
 

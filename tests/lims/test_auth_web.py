@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import CSRF_RE, TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.records import KEPT_FAILED_LOGIN
+from tests.fixtures.users import CSRF_RE, TEST_PASSWORD, csrf_token, web_login
 
 
 def test_login_page_is_shown_to_anonymous_users(client):
@@ -27,9 +28,10 @@ def test_login_and_logout(client, make_user):
     assert client.get("/").status_code == 302
 
 
-def test_wrong_password_is_refused_and_counted(app, client, make_user):
+def test_wrong_password_is_refused_and_counted(app, client, make_user, nothing_written):
     make_user("technician", username="tina")
-    response = web_login(client, "tina", "wrong-password")
+    with nothing_written(audited=KEPT_FAILED_LOGIN):
+        response = web_login(client, "tina", "wrong-password")
     assert response.status_code == 401
     assert b"Wrong username or password" in response.data
     from lims.auth.services import find_user
@@ -38,7 +40,8 @@ def test_wrong_password_is_refused_and_counted(app, client, make_user):
         assert find_user("tina").failed_logins == 1
 
 
-def test_lockout_after_five_failures_until_admin_unlocks(app, client, make_user):
+def test_lockout_after_five_failures_until_admin_unlocks(app, client, make_user,
+                                                         nothing_written):
     make_user("technician", username="tina")
     statuses = [web_login(client, "tina", "nope-nope").status_code for _ in range(5)]
     assert statuses == [401] * 5
@@ -89,9 +92,9 @@ def test_idle_session_expires(client, make_user, clock):
 
 def test_idle_timeout_from_config(database_url, clock):
     from lims import create_app
-    from tests.conftest import _test_config
+    from tests.fixtures.database import settings_for
 
-    app = create_app(_test_config(database_url, IDLE_TIMEOUT_MINUTES=2))
+    app = create_app(settings_for(database_url, IDLE_TIMEOUT_MINUTES=2))
     from lims.auth.services import create_user
     from lims.db import db
 
@@ -106,9 +109,10 @@ def test_idle_timeout_from_config(database_url, clock):
         db.engine.dispose()
 
 
-def test_form_post_without_csrf_token_is_refused(client, make_user):
+def test_form_post_without_csrf_token_is_refused(client, make_user, nothing_written):
     make_user("technician", username="tina")
-    response = client.post("/login", data={"username": "tina", "password": TEST_PASSWORD})
+    with nothing_written():
+        response = client.post("/login", data={"username": "tina", "password": TEST_PASSWORD})
     assert response.status_code == 400
     assert b"CSRF" in response.data
     assert client.get("/").status_code == 302, "not logged in"
@@ -122,9 +126,9 @@ def test_logout_without_csrf_token_is_refused(client, login_as):
 
 def test_session_cookie_flags_by_default(database_url, make_user):
     from lims import create_app
-    from tests.conftest import _test_config
+    from tests.fixtures.database import settings_for
 
-    config = _test_config(database_url)
+    config = settings_for(database_url)
     for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
         config.pop(key)
     app = create_app(config)
@@ -162,12 +166,13 @@ def test_admin_creates_user_through_the_form(client, login_as):
     assert b"newtech" in client.get("/admin/users").data
 
 
-def test_admin_form_with_bad_input_is_a_400(client, login_as):
+def test_admin_form_with_bad_input_is_a_400(client, login_as, nothing_written):
     login_as("admin")
     token = csrf_token(client, "/admin/users")
-    response = client.post("/admin/users", data={
-        "username": "x", "full_name": "", "role": "wizard", "password": "short",
-        "csrf_token": token})
+    with nothing_written():
+        response = client.post("/admin/users", data={
+            "username": "x", "full_name": "", "role": "wizard", "password": "short",
+            "csrf_token": token})
     assert response.status_code == 400
 
 

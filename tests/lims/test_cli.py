@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lims.auth.services import find_user
 from lims.cli import DEMO_PASSWORD, DEMO_USERS
-from tests.conftest import web_login
+from tests.fixtures.users import web_login
 
 
 def test_create_user_with_password_option(app, runner):

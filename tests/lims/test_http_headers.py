@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.conftest import web_login
+from tests.fixtures.users import web_login
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ import lims.auth.services
 from lims.audit import AuditEntry
 from lims.auth.models import User
 from lims.db import db
-from tests.conftest import TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.users import TEST_PASSWORD, csrf_token, web_login
 
 
 def _token(client, username, password=TEST_PASSWORD):
@@ -109,9 +109,9 @@ def test_one_hash_of_the_same_method_whoever_logs_in(app, client, make_user, has
 @pytest.mark.parametrize("method", ["scrypt", "pbkdf2:sha256:600000"])
 def test_the_dummy_hash_has_the_algorithm_and_cost_of_real_ones(database_url, method):
     from lims import create_app
-    from tests.conftest import _test_config
+    from tests.fixtures.database import settings_for
 
-    app = create_app(_test_config(database_url, PASSWORD_HASH_METHOD=method))
+    app = create_app(settings_for(database_url, PASSWORD_HASH_METHOD=method))
     with app.app_context():
         real = lims.auth.services.hash_password("a-real-password-1")
         dummy = lims.auth.services.dummy_hash()

@@ -12,7 +12,7 @@ from flask_migrate import downgrade, upgrade
 
 from lims import create_app
 from lims.db import db
-from tests.conftest import PG_URL, _pg_admin_url, _test_config
+from tests.fixtures.database import PG_URL, pg_admin_url, settings_for
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def empty_database_url(tmp_path, instance_dir):
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    admin_url = _pg_admin_url(PG_URL)
+    admin_url = pg_admin_url(PG_URL)
     name = f"lims_mig_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -35,7 +35,7 @@ def empty_database_url(tmp_path, instance_dir):
 
 @pytest.fixture
 def fresh_app(empty_database_url, tmp_path):
-    app = create_app(_test_config(empty_database_url,
+    app = create_app(settings_for(empty_database_url,
                                   AUDIT_KEY_FILE=str(tmp_path / "audit-key" / "key.pem")))
     with app.app_context():
         yield app

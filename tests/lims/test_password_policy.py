@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lims.auth import password_policy as policy
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def rules(password: str, username: str | None = "quinn") -> list[str]:

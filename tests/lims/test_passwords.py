@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from lims.audit import AuditEntry
 from lims.auth.models import PasswordHistory, User
 from lims.db import db
-from tests.conftest import TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.users import TEST_PASSWORD, csrf_token, web_login
 
 NEW = "a-fresh-passphrase-1"
 

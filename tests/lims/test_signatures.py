@@ -8,7 +8,7 @@ from lims.auth import services
 from lims.auth.models import Meaning
 from lims.db import db
 from lims.errors import BadRequest, Locked, Unauthorized
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.users import TEST_PASSWORD
 
 
 @pytest.fixture

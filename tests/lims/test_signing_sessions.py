@@ -15,7 +15,9 @@ from lims.auth.guard import current_actor_user
 from lims.auth.models import ApiToken, LoginSession, Meaning, Signature, User
 from lims.auth.signing import add_signing_act, meaning_choices, meanings_for
 from lims.db import db
-from tests.conftest import TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.users import TEST_PASSWORD, csrf_token, web_login
+
+pytestmark = pytest.mark.fresh_app  # these tests add routes to their app
 
 ACT = "test_release"
 

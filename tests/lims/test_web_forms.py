@@ -19,7 +19,9 @@ from lims.errors import BadRequest, Conflict
 from lims.extension_points import add_section
 from lims.schemas import StrictSchema, text
 from lims.web.forms import Done, InvalidForm, submit
-from tests.conftest import csrf_token
+from tests.fixtures.users import csrf_token
+
+pytestmark = pytest.mark.fresh_app  # these tests add routes to their app
 
 
 class CountSchema(StrictSchema):

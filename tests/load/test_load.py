@@ -25,7 +25,8 @@ import pytest
 import sqlalchemy as sa
 
 from lims.config import database_uri
-from tests.conftest import PG_URL, TEST_PASSWORD, _migrate, _pg_admin_url, _test_config
+from tests.fixtures.database import PG_URL, migrate_database, pg_admin_url, settings_for
+from tests.fixtures.users import TEST_PASSWORD
 from tests.load.checks import CHECKS
 from tests.load.harness import ROOT, Api, Server, issue_token, run_load, server_env
 from tests.load.mix import MIX
@@ -49,7 +50,7 @@ NK_PASSING = [
 def load_database(tmp_path):
     """A fresh, migrated database with technician accounts; dropped afterwards."""
     if PG_URL:
-        admin_url = _pg_admin_url(PG_URL)
+        admin_url = pg_admin_url(PG_URL)
         name = f"lims_load_{uuid.uuid4().hex[:10]}"
         admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -58,7 +59,7 @@ def load_database(tmp_path):
     else:
         url = f"sqlite:///{tmp_path / 'load.sqlite3'}"
     try:
-        _migrate(url)
+        migrate_database(url)
         _create_technicians(url)
         yield url
     finally:
@@ -73,7 +74,7 @@ def _create_technicians(url: str) -> None:
     from lims.auth.services import create_user
     from lims.db import db
 
-    app = create_app(_test_config(url))
+    app = create_app(settings_for(url))
     with app.app_context():
         for n in range(TECHNICIANS):
             create_user(f"loadtech{n}", f"Load Tech {n}", "technician", TEST_PASSWORD,

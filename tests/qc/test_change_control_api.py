@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.users import TEST_PASSWORD
 
 CHANGE_TABLES = ("change_proposal", "qc_specification", "qc_spec_test", "process_template",
                  "template_rule", "signature")
@@ -120,7 +120,7 @@ def test_a_change_is_in_force_only_from_qa_approval(app, qlab, changes, admin, a
     assert release[-1]["effective_from"] == approved["signature"]["signed_at"]
     assert release[-1]["change_reason"] == "tighter viability limit (CC-7)"
     # audited: the proposal, its approval, the new version with the change as reason
-    from tests.batches.conftest import audit_entries
+    from tests.fixtures.records import audit_entries
 
     trail = audit_entries(app, "change_proposal", change["id"])
     assert [e["action"] for e in trail] == ["create", "update"]
@@ -156,7 +156,7 @@ def test_the_approval_screen_flags_every_weakening_change(changes, admin):
 
 def test_an_approval_signature_is_void_once_the_change_is_edited_in_the_database(
         app, changes, admin, api_headers):
-    from tests.conftest import tamper
+    from tests.fixtures.database import tamper
 
     spec = changes.release_spec()
     change = changes.propose(admin, _with(changes.tests_of(spec), "viability", limit_value=80.0))

@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import func, select
 
-from tests.conftest import TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.users import TEST_PASSWORD, csrf_token, web_login
 
 
 def _login(client, make_user, role: str) -> str:

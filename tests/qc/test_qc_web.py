@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import TEST_PASSWORD, csrf_token, web_login
+from tests.fixtures.records import KEPT_WRONG_PASSWORD
+from tests.fixtures.users import TEST_PASSWORD, csrf_token, web_login
 
 
 def _login(client, make_user, role):
@@ -11,7 +12,7 @@ def _login(client, make_user, role):
     return name
 
 
-def test_qa_signs_release_in_the_browser(qlab, client, make_user):
+def test_qa_signs_release_in_the_browser(qlab, client, make_user, nothing_written):
     batch = qlab.ready()
     qlab.result(batch, "viability", value=60.0, unit="%")  # out of spec → deviation
     _login(client, make_user, "qa")
@@ -24,9 +25,10 @@ def test_qa_signs_release_in_the_browser(qlab, client, make_user):
     assert "out of spec" in exceptions and "deviation" in exceptions
     assert "You sign:" in page and "Re-enter your password" in page
     token = csrf_token(client, f"/qc/batches/{batch['id']}/review")
-    refused = client.post(f"/qc/batches/{batch['id']}/release",
-                          data={"csrf_token": token, "password": TEST_PASSWORD,
-                                "meaning": "approval"})
+    with nothing_written():
+        refused = client.post(f"/qc/batches/{batch['id']}/release",
+                              data={"csrf_token": token, "password": TEST_PASSWORD,
+                                    "meaning": "approval"})
     assert refused.status_code == 409
     assert "viability failed its specification" in refused.get_data(as_text=True)
     deviation_id = client.get(f"/api/v1/batches/{batch['id']}/deviations",
@@ -40,9 +42,10 @@ def test_qa_signs_release_in_the_browser(qlab, client, make_user):
     qlab.post(f"/qc-results/{latest['id']}/correct", {"value": 90.0, "reason": "typo"},
               status=200)
     qlab.review(latest, headers=qlab.qa)
-    wrong = client.post(f"/qc/batches/{batch['id']}/release",
-                        data={"csrf_token": token, "password": "wrong-password",
-                              "meaning": "approval"})
+    with nothing_written(audited=KEPT_WRONG_PASSWORD):
+        wrong = client.post(f"/qc/batches/{batch['id']}/release",
+                            data={"csrf_token": token, "password": "wrong-password",
+                                  "meaning": "approval"})
     assert wrong.status_code == 401
     signed = client.post(f"/qc/batches/{batch['id']}/release",
                          data={"csrf_token": token, "password": TEST_PASSWORD,
@@ -52,7 +55,8 @@ def test_qa_signs_release_in_the_browser(qlab, client, make_user):
     assert "approval" in page and "valid" in page
 
 
-def test_technician_enters_and_reviews_results_but_cannot_sign(qlab, client, make_user):
+def test_technician_enters_and_reviews_results_but_cannot_sign(qlab, client, make_user,
+                                                               nothing_written):
     batch = qlab.in_review()
     other = qlab.result(batch, "endotoxin")
     _login(client, make_user, "technician")
@@ -62,20 +66,22 @@ def test_technician_enters_and_reviews_results_but_cannot_sign(qlab, client, mak
                           data={"csrf_token": token, "test": "viability", "value": "88.5",
                                 "unit": "%", "method": "trypan blue"})
     assert entered.status_code == 302
-    mismatch = client.post(f"/qc/batches/{batch['id']}/qc-results",
-                           data={"csrf_token": token, "test": "endotoxin", "value": "0.1",
-                                 "unit": "EU/ml"})
+    with nothing_written():
+        mismatch = client.post(f"/qc/batches/{batch['id']}/qc-results",
+                               data={"csrf_token": token, "test": "endotoxin", "value": "0.1",
+                                     "unit": "EU/ml"})
     assert mismatch.status_code == 400 and "unit mismatch" in mismatch.get_data(as_text=True)
     assert client.post(f"/qc/qc-results/{other['id']}/review",
                        data={"csrf_token": token}).status_code == 302
-    assert client.post(f"/qc/batches/{batch['id']}/release",
-                       data={"csrf_token": token, "password": TEST_PASSWORD,
-                             "meaning": "approval"}).status_code == 403
+    with nothing_written():
+        assert client.post(f"/qc/batches/{batch['id']}/release",
+                           data={"csrf_token": token, "password": TEST_PASSWORD,
+                                 "meaning": "approval"}).status_code == 403
     page = client.get(f"/qc/batches/{batch['id']}/review").get_data(as_text=True)
     assert "Sign release" not in page and "88.5 %" in page
 
 
-def test_deviation_pages(qlab, client, make_user):
+def test_deviation_pages(qlab, client, make_user, nothing_written):
     batch = qlab.in_review()
     _login(client, make_user, "technician")
     token = csrf_token(client, "/qc/deviations")
@@ -89,5 +95,6 @@ def test_deviation_pages(qlab, client, make_user):
                         data={"csrf_token": token, "investigation": "alarm was a test"})
     assert saved.status_code == 302
     assert "alarm was a test" in client.get(page_url).get_data(as_text=True)
-    assert client.post(page_url + "/close", data={"csrf_token": token, "disposition": "x",
-                                                  "password": TEST_PASSWORD}).status_code == 403
+    with nothing_written():
+        assert client.post(page_url + "/close", data={
+            "csrf_token": token, "disposition": "x", "password": TEST_PASSWORD}).status_code == 403

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.batches.conftest import audit_entries
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.records import KEPT_WRONG_PASSWORD, audit_entries
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def _conditions(response) -> set[int]:
@@ -149,7 +149,7 @@ def test_condition_6_qa_who_logged_a_step_cannot_release(qlab):
 
 
 def _ago(**delta):
-    from tests.batches.conftest import ago
+    from tests.fixtures.lab import ago
 
     return ago(**delta)
 
@@ -159,7 +159,8 @@ def test_condition_7_signature_password_and_meaning(qlab, client, app):
     assert qlab.release(batch, status=400, password="").json["details"]["fields"]["password"]
     assert "meaning" in qlab.release(batch, status=400, meaning="review").json["details"][
         "fields"]
-    wrong = qlab.release(batch, status=401, password="wrong-password")
+    wrong = qlab.release(batch, status=401, password="wrong-password",
+                         audited=KEPT_WRONG_PASSWORD)
     assert wrong.json["error"] == "invalid_credentials"
     from lims.auth.models import User
     from lims.db import db
@@ -225,7 +226,7 @@ def test_reject_needs_reason_and_password(qlab):
     qlab.post(f"/batches/{batch['id']}/reject", {"password": TEST_PASSWORD},
               headers=qlab.signer, status=400)
     qlab.post(f"/batches/{batch['id']}/reject", {"password": "nope-nope", "reason": "x"},
-              headers=qlab.signer, status=401)
+              headers=qlab.signer, status=401, audited=KEPT_WRONG_PASSWORD)
 
 
 def test_release_queue_lists_batches_in_review(qlab, client):

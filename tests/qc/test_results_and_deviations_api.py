@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.batches.conftest import audit_entries
-from tests.conftest import TEST_PASSWORD
+from tests.fixtures.records import KEPT_WRONG_PASSWORD, audit_entries
+from tests.fixtures.users import TEST_PASSWORD
 
 
 def test_entry_is_evaluated_by_the_server(qlab):
@@ -70,7 +70,7 @@ def test_deviation_life_cycle(qlab, client, app):
     close = {"disposition": "no product impact; retest accepted", "password": TEST_PASSWORD}
     qlab.post(f"/deviations/{deviation_id}/close", close, headers=qlab.tech, status=403)
     qlab.post(f"/deviations/{deviation_id}/close", {**close, "password": "bad-password"},
-              headers=qlab.signer, status=401)
+              headers=qlab.signer, status=401, audited=KEPT_WRONG_PASSWORD)
     closed = qlab.post(f"/deviations/{deviation_id}/close", close, headers=qlab.signer,
                        status=200).json
     assert closed["status"] == "closed" and closed["closure_signature"]["meaning"] == "approval"
@@ -100,7 +100,7 @@ def test_overdue_step_deviation_is_idempotent(qlab, app):
 
 
 def qlab_ago(**delta):
-    from tests.batches.conftest import ago
+    from tests.fixtures.lab import ago
 
     return ago(**delta)
 
