@@ -11,10 +11,11 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, commands and extension points."""
-    from batches import api, cli, lookup, tasks, views
+    from batches import alerts, api, cli, lookup, tasks, views
     from lims.extension_points import NavItem, add_nav, add_panel, add_resolver, add_seeder
     from lims.extensions import rest_api
 
+    alerts.init_app(app)
     rest_api(app).register_blueprint(api.blp)
     app.register_blueprint(views.bp)
     add_resolver(app, lookup.resolve)

@@ -16,12 +16,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from batches.alerts import BatchAlert
 from batches.common import refuse_future
 from batches.custody import append_event, last_event, lock_dose, scan_problem
 from batches.custody_rules import event_refusals
 from batches.models import CustodyEvent, Dose, DoseStatus
 from lims import audit, clock
-from lims.alerts.models import AlertKind
 from lims.alerts.services import Cause, raise_alert
 from lims.auth.models import User
 from lims.db import keep_despite_error
@@ -80,9 +80,9 @@ def administer_dose(dose: Dose, data: dict[str, Any], user: User) -> CustodyEven
         audit.record("identity_mismatch" if mismatches else "administration_refused", "dose",
                      dose.id, attempt)
         if mismatches:
-            raise_alert(AlertKind.identity_mismatch, Cause(
+            raise_alert(BatchAlert.identity_mismatch, Cause(
                 "dose", str(dose.id), f"Identity check failed for dose {dose.code}: "
-                + "; ".join(mismatches), batch_id=dose.batch_id))
+                + "; ".join(mismatches), batch_id=dose.batch_id, caused_by_id=user.id))
         keep_despite_error()
         if mismatches:
             raise Conflict(f"Identity mismatch: dose {dose.code} must not be given.",

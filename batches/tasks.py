@@ -27,10 +27,11 @@ from datetime import datetime, timedelta, tzinfo
 from flask import Flask, current_app, url_for
 from sqlalchemy import select
 
+from batches.alerts import BatchAlert
 from batches.common import facility_tz
 from batches.culture import STEP_WORK_STATES
 from batches.models import Batch, CultureStep, Dose, DoseStatus, StepStatus
-from lims.alerts.models import Alert, AlertKind
+from lims.alerts.models import Alert
 from lims.alerts.services import Cause, reconcile
 from lims.db import db
 
@@ -84,7 +85,7 @@ def overdue_step_causes(now: datetime) -> list[Cause]:
 
 def overdue_steps(now: datetime) -> dict[str, int]:
     """Sweep job: open/resolve ``overdue_step`` alerts; tell the listeners of new ones."""
-    opened, resolved = reconcile(AlertKind.overdue_step, overdue_step_causes(now))
+    opened, resolved = reconcile(BatchAlert.overdue_step, overdue_step_causes(now))
     listeners = current_app.extensions.get(_LISTENERS_KEY, [])
     if listeners and opened:
         _notify(listeners, opened)
@@ -124,7 +125,7 @@ def expiring_dose_causes(now: datetime) -> list[Cause]:
 
 def expiring_doses(now: datetime) -> dict[str, int]:
     """Sweep job: open/resolve ``dose_expiring`` alerts."""
-    opened, resolved = reconcile(AlertKind.dose_expiring, expiring_dose_causes(now))
+    opened, resolved = reconcile(BatchAlert.dose_expiring, expiring_dose_causes(now))
     return {"opened": len(opened), "resolved": len(resolved)}
 
 

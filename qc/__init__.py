@@ -15,9 +15,10 @@ def init_app(app: Flask) -> None:
     from batches.tasks import add_overdue_step_listener
     from lims.extension_points import NavItem, add_link, add_nav, add_panel, add_sweep_task
     from lims.extensions import rest_api
-    from qc import api, models, tasks, views  # noqa: F401 — models: tables in the metadata
+    from qc import alerts, api, models, tasks, views  # noqa: F401 — models: tables in the metadata
     from qc.services import open_deviation_for_overdue_step
 
+    alerts.init_app(app)
     rest_api(app).register_blueprint(api.blp)
     app.register_blueprint(views.bp)
     add_nav(app, NavItem("Release queue", "qc.release_queue", frozenset({"qa"}), order=50))

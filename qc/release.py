@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import select
 
 from batches import services as batch_services
+from batches.alerts import BatchAlert
 from batches.custody import chain_links
 from batches.models import Batch, CultureStep, DonorStatus, Dose, StepStatus
 from lims import clock
-from lims.alerts.models import Alert, AlertKind
+from lims.alerts.models import Alert
 from lims.auth.models import Meaning, Role, Signature, User
 from lims.auth.services import sign, signature_holds
 from lims.db import db
@@ -105,7 +106,7 @@ def batch_record_content(batch: Batch) -> dict[str, Any]:
 
 def _open_overdue_alerts(batch: Batch) -> list[str]:
     alerts = db.session.scalars(select(Alert).where(
-        Alert.kind == AlertKind.overdue_step.value, Alert.batch_id == batch.id,
+        Alert.kind == BatchAlert.overdue_step.value, Alert.batch_id == batch.id,
         Alert.resolved_at.is_(None)))
     return [alert.summary for alert in alerts]
 

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from batches.lifecycle import BatchStatus
 from batches.models import Batch, Dose
-from lims.alerts.models import AlertKind
 from lims.alerts.services import Cause, reconcile
 from lims.db import db
+from qc.alerts import QcAlert
 from qc.results import counting_results
 from qc.specifications import spec_for_batch
 
@@ -55,5 +55,5 @@ def qc_pending_causes(now: datetime) -> list[Cause]:
 
 def qc_pending(now: datetime) -> dict:
     """Sweep job: open/resolve ``qc_pending`` alerts."""
-    opened, resolved = reconcile(AlertKind.qc_pending, qc_pending_causes(now))
+    opened, resolved = reconcile(QcAlert.qc_pending, qc_pending_causes(now))
     return {"opened": len(opened), "resolved": len(resolved)}
