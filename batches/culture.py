@@ -13,7 +13,8 @@
   recorded more than 30 minutes later; flagged and audited) but never in the
   future (2 minutes of clock skew allowed), nor before the collection.
 * A performed step's values change only as a correction with a reason: the
-  audit trail keeps the old value, and the step is marked ``corrected``.
+  audit trail keeps the old value, and the step is marked ``corrected``. A
+  correction after release suspends the release (SPEC §3b).
 * Templates are data, versioned: an admin's edit (with a reason) makes a new
   version; running batches keep theirs.
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from batches.batch_records import lock, move
+from batches.batch_records import lock, move, suspend_release
 from batches.common import facility_tz, get_or_404, is_late_entry, refuse_future
 from batches.lifecycle import BatchStatus, step_action, step_refusals
 from batches.models import (
@@ -35,6 +36,7 @@ from batches.models import (
     Product,
     StepStatus,
     StepType,
+    SuspensionCause,
     TemplateRule,
 )
 from lims import clock
@@ -232,6 +234,10 @@ def correct_step(step: CultureStep, changes: dict[str, Any], reason: str,
             setattr(step, key, value)
         step.corrected = True
         db.session.flush()
+        suspend_release(step.batch, SuspensionCause.step_corrected,
+                        f"the {step.type.replace('_', ' ')} step #{step.id} was corrected "
+                        f"({', '.join(sorted(changed))}: {reason.strip()})", user,
+                        entity=("culture_step", step.id))
     return step
 
 

@@ -116,6 +116,20 @@ class BatchCreateSchema(StrictSchema):
                             metadata={"description": "product code, e.g. MSC or NK"})
     origin = one_of(Origin, required=True)
     recipient_id = number(1, 2**31 - 1, required=True)
+    recipient_weight_kg = StrictFloat(validate=validate.Range(0, 500, min_inclusive=False),
+                                      metadata={"description": "optional; gives cells/kg"})
+    prescribed_cells_per_kg_min = StrictFloat(validate=validate.Range(
+        0, 1e12, min_inclusive=False))
+    prescribed_cells_per_kg_max = StrictFloat(validate=validate.Range(
+        0, 1e12, min_inclusive=False))
+
+    @ma.validates_schema
+    def range_in_order(self, data: dict[str, Any], **_kwargs) -> None:
+        low, high = (data.get("prescribed_cells_per_kg_min"),
+                     data.get("prescribed_cells_per_kg_max"))
+        if low is not None and high is not None and low > high:
+            raise ma.ValidationError("must not exceed prescribed_cells_per_kg_max",
+                                     "prescribed_cells_per_kg_min")
 
 
 class BatchQuerySchema(StrictSchema):
@@ -164,6 +178,8 @@ class CustodyEventCreateSchema(StrictSchema):
     temperature_c = StrictFloat(validate=validate.Range(-273.15, 100))
     occurred_at = when()
     notes = text(1000, required=False, metadata={"description": "required for disposed"})
+    to_person = text(200, required=False, metadata={
+        "description": "the receiver, a named person (default: the recording user)"})
 
 
 class AdministrationSchema(StrictSchema):
@@ -198,6 +214,8 @@ class ProductUpdateSchema(StrictSchema):
     shelf_life_hours = number(1, 24 * 365 * 30)
     default_container = text(60, required=False)
     active = fields.Boolean()
+    cryopreserved = fields.Boolean()
+    post_thaw_expiry_hours = number(1, 24 * 14)
 
 
 # -- output ------------------------------------------------------------------------------
@@ -290,6 +308,11 @@ class BatchSchema(StrictSchema):
     registered_at = fields.DateTime()
     registered_by = fields.Function(lambda b: b.registered_by.username)
     dose_count = fields.Function(lambda b: len(b.doses))
+    recipient_weight_kg = fields.Float(allow_none=True)
+    prescribed_cells_per_kg_min = fields.Float(allow_none=True)
+    prescribed_cells_per_kg_max = fields.Float(allow_none=True)
+    suspended_because = fields.Method("_suspended_because", metadata={
+        "description": "why the release is suspended (SPEC §3b); empty unless suspended"})
     release_signature = fields.Nested(SignatureSchema, allow_none=True)
     rejection_signature = fields.Nested(SignatureSchema, allow_none=True)
     rejection_reason = fields.String(allow_none=True)
@@ -301,6 +324,13 @@ class BatchSchema(StrictSchema):
 
     def _quarantined(self, batch) -> bool:
         return bool(self._quarantine_reasons(batch))
+
+    def _suspended_because(self, batch) -> list[str]:
+        from batches.batch_records import open_suspensions
+
+        if batch.status != BatchStatus.release_suspended:
+            return []
+        return [s.description for s in open_suspensions(batch)]
 
 
 class StepSchema(StrictSchema):
@@ -370,12 +400,27 @@ class DoseSchema(StrictSchema):
     container = fields.String()
     storage_temperature = fields.String()
     expires_at = fields.DateTime()
+    effective_expires_at = fields.DateTime(metadata={
+        "description": "the post-thaw expiry when it is earlier than expires_at"})
+    cryopreserved = fields.Boolean()
+    thawed_at = fields.DateTime(allow_none=True)
+    post_thaw_expires_at = fields.DateTime(allow_none=True)
+    cells_per_kg = fields.Float(allow_none=True, metadata={
+        "description": "cells per kg of the intended recipient (when the batch records the "
+                       "weight)"})
     formulated_at = fields.DateTime()
     formulated_by = fields.Function(lambda d: d.formulated_by.username)
     chain_of_identity = fields.Function(lambda d: d.batch.collection.chain_of_identity)
     quarantined = fields.Method("_quarantined")
+    blocked_reasons = fields.Method("_blocked_reasons", metadata={
+        "description": "why the dose may not be shipped or given now (empty: it may)"})
     barcodes = fields.Method("_barcodes")
     custody = fields.List(fields.Nested(CustodyEventSchema), attribute="custody_events")
+
+    def _blocked_reasons(self, dose) -> list[str]:
+        from batches.custody import dose_blocks
+
+        return dose_blocks(dose)
 
     def _product_code(self, dose) -> str:
         from batches.doses import product_text
@@ -418,6 +463,8 @@ class ProductSchema(StrictSchema):
     shelf_life_hours = fields.Integer()
     default_container = fields.String()
     active = fields.Boolean()
+    cryopreserved = fields.Boolean()
+    post_thaw_expiry_hours = fields.Integer()
 
 
 class DueStepSchema(StepSchema):

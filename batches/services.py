@@ -8,6 +8,8 @@ them so callers (views, the API, ``qc``) have one place to import from:
 | §2 subjects, recipient screening, donor eligibility, specimen window | :mod:`batches.screening` |
 | §2/§6 collections and their DIN | :mod:`batches.collections` |
 | §3 batch registration, quarantine, hold/resume, release/rejection | :mod:`batches.batch_records` |
+| §3b suspension of a release, recall move, release checks | :mod:`batches.batch_records` |
+| §3b look-back from a donor or a collection (an extension point) | :mod:`batches.lookback` |
 | §3 the state graph itself (pure) | :mod:`batches.lifecycle` |
 | §2 process templates, culture steps, scheduling, corrections | :mod:`batches.culture` |
 | §2/§6 formulation, doses, barcode texts | :mod:`batches.doses` |
@@ -22,16 +24,22 @@ from __future__ import annotations
 from batches.administration import administer_dose
 from batches.batch_records import (
     active_template,
+    add_release_check,
     find_product,
     get_batch,
     hold_batch,
     is_quarantined,
     list_batches,
+    mark_recalled,
     mark_rejected,
     mark_released,
+    open_suspensions,
     quarantine_reasons,
     register_batch,
+    release_problems,
     resume_batch,
+    suspend_release,
+    suspensions,
 )
 from batches.collections import get_collection, list_collections, register_collection
 from batches.culture import (
@@ -62,7 +70,9 @@ from batches.screening import (
 )
 
 __all__ = [
-    "active_template", "administer_dose", "custody_chain_breaks", "record_custody_event",
+    "active_template", "add_release_check", "administer_dose", "mark_recalled",
+    "open_suspensions", "release_problems", "suspend_release", "suspensions",
+    "custody_chain_breaks", "record_custody_event",
     "barcode_texts", "correct_step", "custody_events", "determine_eligibility",
     "due_steps", "find_product", "formulate", "get_batch", "get_collection", "get_dose",
     "get_step", "get_subject", "get_template", "hold_batch", "is_quarantined",

@@ -11,7 +11,7 @@ from batches.schemas import StrictFloat, when
 from lims.auth.schemas import SignatureSchema
 from lims.schemas import CorrectionSchema, StrictSchema, text
 from qc.evaluation import OUTCOMES
-from qc.models import Comparator, CriterionKind, Stage
+from qc.models import Comparator, CriterionKind, Stage, Timing
 
 TEST_CODE = validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$",
                             error="2–40 lower-case letters, digits or underscores")
@@ -97,6 +97,10 @@ class SpecTestInSchema(StrictSchema):
     limit_value = StrictFloat(allow_none=True)
     unit = fields.String(allow_none=True, validate=validate.Length(1, 20))
     expected_outcome = fields.String(allow_none=True, validate=validate.OneOf(OUTCOMES))
+    timing = fields.String(load_default=Timing.release.value,
+                           validate=validate.OneOf([t.value for t in Timing]), metadata={
+                               "description": "release (resulted before release, a release "
+                                              "condition) | follow_up (resulted after it)"})
 
     @ma.validates_schema
     def criterion_fits_kind(self, data: dict[str, Any], **_kwargs) -> None:
@@ -133,6 +137,7 @@ class SpecTestSchema(StrictSchema):
     limit_value = fields.Float(allow_none=True)
     unit = fields.String(allow_none=True)
     expected_outcome = fields.String(allow_none=True)
+    timing = fields.String()
     criterion = fields.String(attribute="criterion_text")
 
 
@@ -214,14 +219,34 @@ class SignatureInfoSchema(StrictSchema):
     valid = fields.Boolean()
 
 
+class FollowUpSchema(StrictSchema):
+    """A pending item of an exceptional release that arrived, and the physician told."""
+
+    id = fields.Integer()
+    item = fields.String(metadata={"description": "sterility | donor_screening"})
+    arrived_at = fields.DateTime()
+    outcome = fields.String()
+    failed = fields.Boolean()
+    qc_result_id = fields.Integer(allow_none=True)
+    donor_screening_id = fields.Integer(allow_none=True)
+    physician_notified = fields.Function(lambda f: f.physician_notified_at is not None)
+    physician_name = fields.String(allow_none=True)
+    method = fields.String(allow_none=True)
+    physician_notified_at = fields.DateTime(allow_none=True)
+    notified_by = fields.Function(lambda f: _username(f.notified_by))
+    notes = fields.String(allow_none=True)
+
+
 class ExceptionalInfoSchema(StrictSchema):
     id = fields.Integer()
     status = fields.String()
     physician_name = fields.String()
     physician_request = fields.String()
-    pending_items = fields.List(fields.String())
+    pending_items = fields.List(fields.String(), metadata={
+        "description": "what was incomplete, as given to the physician"})
     requested_at = fields.DateTime()
     released_at = fields.DateTime(allow_none=True)
+    follow_ups = fields.List(fields.Nested(FollowUpSchema))
 
 
 class UnmetSchema(StrictSchema):
@@ -233,8 +258,14 @@ class ReleaseInfoSchema(StrictSchema):
     batch_id = fields.Integer()
     batch_number = fields.String()
     status = fields.String()
-    released = fields.Boolean()
+    released = fields.Boolean(metadata={"description": "released now (false while suspended "
+                                                       "or recalled)"})
     rejected = fields.Boolean()
+    signed = fields.Boolean(metadata={"description": "a release was signed at least once"})
+    suspended = fields.Boolean()
+    recalled = fields.Boolean()
+    holds = fields.Boolean(metadata={"description": "released, and every signature holds"})
+    suspended_because = fields.List(fields.String())
     urgent_medical_need = fields.Boolean()
     statement = fields.String(allow_none=True)
     signatures = fields.List(fields.Nested(SignatureInfoSchema))

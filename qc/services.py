@@ -31,7 +31,14 @@ from qc.release import (
     release_readiness,
     request_exceptional_release,
 )
-from qc.results import correct_result, enter_result, get_result, list_results, review_result
+from qc.results import (
+    correct_result,
+    enter_result,
+    get_result,
+    list_results,
+    result_lookback_start,
+    review_result,
+)
 from qc.specifications import (
     get_specification,
     list_specifications,
@@ -45,6 +52,7 @@ __all__ = [
     "get_deviation", "get_result", "get_specification", "list_deviations", "list_results",
     "list_specifications", "open_deviation", "open_deviation_for_overdue_step",
     "record_investigation", "reject_batch", "release_batch", "release_queue",
-    "release_readiness", "request_exceptional_release", "review_result",
+    "release_readiness", "request_exceptional_release", "result_lookback_start",
+    "review_result",
     "revise_specification", "spec_for_batch",
 ]
