@@ -469,3 +469,95 @@ class ProductSchema(StrictSchema):
 
 class DueStepSchema(StepSchema):
     batch_number = fields.Function(lambda s: s.batch.batch_number)
+
+
+# -- look-back, donor history (SPEC §2, §3b) ---------------------------------------------------
+
+
+PartialMarkersSchema = type("PartialMarkersSchema", (StrictSchema,),
+                           {m: one_of(MarkerResult) for m in MARKERS})
+"""Some markers of SPEC §2 (those a correction changes)."""
+
+
+class MarkerCorrectionCreateSchema(CorrectionSchema):
+    markers = fields.Nested(PartialMarkersSchema, required=True, metadata={
+        "description": "the corrected markers only, each negative | reactive | pending"})
+
+    @ma.validates_schema
+    def names_a_marker(self, data: dict[str, Any], **_kwargs) -> None:
+        if not data.get("markers"):
+            raise ma.ValidationError("name at least one marker to correct", "markers")
+
+
+class MarkerCorrectionSchema(StrictSchema):
+    id = fields.Integer()
+    screening_id = fields.Integer()
+    changes = fields.Function(lambda c: {m: {"recorded": old, "corrected": new}
+                                         for m, (old, new) in c.marker_changes.items()})
+    reason = fields.String()
+    status = fields.String(metadata={"description": "pending (does not count yet) | verified"})
+    corrected_by = fields.Function(lambda c: c.corrected_by.username)
+    corrected_at = fields.DateTime()
+    verified_by = fields.Function(lambda c: c.verified_by.username if c.verified_by else None)
+    verified_at = fields.DateTime(allow_none=True)
+
+
+class DonorScreeningHistorySchema(DonorScreeningOutSchema):
+    subject_id = fields.Integer()
+    corrections = fields.Method("_corrections")
+
+    def _corrections(self, screening) -> list[dict[str, Any]]:
+        from batches.screening import marker_corrections
+
+        return MarkerCorrectionSchema(many=True).dump(marker_corrections(screening))
+
+
+class HistoryQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    after = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1),
+                           metadata={"description": "the last id of the previous page"})
+
+
+class WhoSchema(StrictSchema):
+    id = fields.Integer()
+    code = fields.String()
+
+
+class LookbackCollectionSchema(StrictSchema):
+    id = fields.Integer()
+    din = fields.String()
+    source = fields.String()
+    collected_at = fields.DateTime()
+    subject_id = fields.Integer()
+    subject_code = fields.String()
+
+
+class LookbackBatchSchema(StrictSchema):
+    id = fields.Integer()
+    batch_number = fields.String()
+    status = fields.String()
+    product = fields.String()
+    origin = fields.String()
+    collection_id = fields.Integer()
+    recipient = fields.Nested(WhoSchema)
+
+
+class LookbackDoseSchema(StrictSchema):
+    id = fields.Integer()
+    code = fields.String()
+    status = fields.String()
+    batch_id = fields.Integer()
+    batch_number = fields.String()
+    location = fields.String(allow_none=True, metadata={"description": "last custody location"})
+    holder = fields.String(allow_none=True, metadata={"description": "who holds it"})
+    last_event = fields.String(allow_none=True)
+    recipient = fields.Nested(WhoSchema)
+
+
+class LookbackSchema(StrictSchema):
+    source = fields.String(metadata={"description": "subject | collection | qc_result | …"})
+    source_id = fields.Integer()
+    label = fields.String()
+    collections = fields.List(fields.Nested(LookbackCollectionSchema))
+    batches = fields.List(fields.Nested(LookbackBatchSchema))
+    doses = fields.List(fields.Nested(LookbackDoseSchema))

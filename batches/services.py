@@ -59,7 +59,11 @@ from batches.culture import (
 from batches.custody import custody_chain_breaks, custody_events, record_custody_event
 from batches.doses import barcode_texts, formulate, get_dose
 from batches.screening import (
+    correct_donor_markers,
     determine_eligibility,
+    donor_screenings,
+    get_donor_screening,
+    get_marker_correction,
     get_subject,
     latest_donor_screening,
     latest_recipient_screening,
@@ -67,6 +71,7 @@ from batches.screening import (
     register_subject,
     screen_donor,
     screen_recipient,
+    verify_marker_correction,
 )
 
 __all__ = [
@@ -81,4 +86,6 @@ __all__ = [
     "mark_rejected", "mark_released", "overdue_steps", "quarantine_reasons", "register_batch",
     "register_collection", "register_subject", "resume_batch", "revise_template",
     "screen_donor", "screen_recipient", "step_state", "update_product",
+    "correct_donor_markers", "donor_screenings", "get_donor_screening", "get_marker_correction",
+    "verify_marker_correction",
 ]

@@ -401,6 +401,8 @@ class RecallDose(Audited, db.Model):
     status_at_recall: Mapped[str] = mapped_column(String(12))
     location: Mapped[str | None] = mapped_column(String(200))
     holder: Mapped[str | None] = mapped_column(String(200))
+    site: Mapped[str | None] = mapped_column(String(200))
+    """Where the dose is (or was given) outside the processing facility: a site to notify."""
     administered: Mapped[bool] = mapped_column(Boolean)
     disposition: Mapped[str | None] = mapped_column(String(10))
     disposition_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

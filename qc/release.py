@@ -27,6 +27,7 @@ from sqlalchemy import or_, select
 
 from batches import services as batch_services
 from batches.alerts import BatchAlert
+from batches.common import refuse_future
 from batches.custody import chain_links
 from batches.lifecycle import RELEASED_ONCE, BatchStatus
 from batches.models import Batch, CultureStep, DonorStatus, Dose, StepStatus
@@ -36,10 +37,11 @@ from lims.audit import AuditEntry
 from lims.auth.models import Meaning, Role, Signature, User
 from lims.auth.services import sign, signature_holds
 from lims.db import db
-from lims.errors import Conflict, Forbidden
+from lims.errors import Conflict, Forbidden, NotFound
 from qc import deviations as deviation_services
 from qc.alerts import QcAlert
 from qc.models import (
+    ExceptionalFollowUp,
     ExceptionalRelease,
     ExceptionalReleaseStatus,
     QcResult,
@@ -456,3 +458,37 @@ def release_queue() -> list[Batch]:
     """Batches awaiting a QA decision: in QC review, oldest first."""
     return list(db.session.scalars(select(Batch).where(Batch.status == "qc_review")
                                    .order_by(Batch.registered_at, Batch.id)))
+
+
+# -- exceptional release: the pending results arrive ------------------------------------------
+
+
+def get_follow_up(follow_up_id: int) -> ExceptionalFollowUp:
+    follow_up = db.session.get(ExceptionalFollowUp, follow_up_id)
+    if follow_up is None:
+        raise NotFound(f"No exceptional release follow-up {follow_up_id}.",
+                       details={"id": follow_up_id, "type": "exceptional release follow-up"})
+    return follow_up
+
+
+def notify_physician(follow_up: ExceptionalFollowUp, data: dict[str, Any], user: User
+                     ) -> ExceptionalFollowUp:
+    """Record that the physician who asked for the exceptional release was told of a
+    pending result that has arrived (SPEC §3): who, how, when."""
+    _require_qa(user, "record the physician's notification")
+    if follow_up.physician_notified_at is not None:
+        raise Conflict("The physician is already notified of this result.",
+                       [f"notified {follow_up.physician_notified_at.isoformat()} "
+                        f"({follow_up.physician_name})"])
+    notified_at = data.get("notified_at") or clock.utcnow()
+    refuse_future(notified_at, "notified_at")
+    if notified_at < follow_up.arrived_at:
+        raise Conflict("The notification cannot precede the result.",
+                       [f"the result arrived {follow_up.arrived_at.isoformat()}"])
+    follow_up.physician_name = data["physician_name"].strip()
+    follow_up.method = data["method"]
+    follow_up.physician_notified_at = notified_at
+    follow_up.notified_by_id = user.id
+    follow_up.notes = data.get("notes")
+    db.session.flush()
+    return follow_up

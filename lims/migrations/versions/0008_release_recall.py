@@ -138,6 +138,7 @@ def upgrade():
         sa.Column("status_at_recall", sa.String(length=12), nullable=False),
         sa.Column("location", sa.String(length=200), nullable=True),
         sa.Column("holder", sa.String(length=200), nullable=True),
+        sa.Column("site", sa.String(length=200), nullable=True),
         sa.Column("administered", sa.Boolean(), nullable=False),
         sa.Column("disposition", sa.String(length=10), nullable=True),
         sa.Column("disposition_at", sa.DateTime(timezone=True), nullable=True),
