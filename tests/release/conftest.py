@@ -49,9 +49,10 @@ class ReleaseLab(QcLab):
         """The latest result per test."""
         return {r["test"]: r for r in self.get(f"/batches/{batch['id']}/qc-results")}
 
-    def correct(self, result: dict, status: int | None = 200, **changes):
+    def correct(self, result: dict, status: int | None = 200, headers=None, **changes):
         body = {"reason": changes.pop("reason", "transcription error"), **changes}
-        return self.post(f"/qc-results/{result['id']}/correct", body, status=status)
+        return self.post(f"/qc-results/{result['id']}/correct", body, headers=headers,
+                         status=status)
 
     def alerts(self, batch: dict, kind: str | None = None, open_only: bool = True) -> list:
         query = f"?batch_id={batch['id']}" + (f"&kind={kind}" if kind else "") \
