@@ -124,7 +124,11 @@ def recall_batch(batch: Batch, password: str, meaning: str, reason: str, user: U
 
 
 def _open_recall(batch: Batch) -> Recall:
-    recall = get_recall(batch)
+    recall = db.session.scalar(select(Recall).where(Recall.batch_id == batch.id))
+    if recall is None:
+        raise Conflict(f"Batch {batch.batch_number} is not recalled.",
+                       [f"the batch is {batch.status.replace('_', ' ')}, not recalled: a "
+                        "dose's disposition is recorded through custody"])
     if recall.status != RecallStatus.open:
         raise Conflict("The recall is closed.", [f"the recall of {batch.batch_number} is "
                                                  "closed"])

@@ -44,8 +44,10 @@ def run_migrations_online():
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
                     raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
-        if sqlite:
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+        if sqlite:  # a fresh connection next time: foreign keys on again (lims.db)
+            if connection.in_transaction():
+                connection.commit()
+            connection.invalidate()
 
 
 if context.is_offline_mode():
