@@ -57,7 +57,8 @@ def release_info(batch, user=None) -> dict[str, Any]:
     info = services.batch_release_info(batch)
     info["signature"] = info["signatures"][-1] if info["signatures"] else None
     info["unmet"] = ([u.as_dict() for u in services.release_readiness(batch, user)]
-                     if user is not None and batch.status == "qc_review" else [])
+                     if user is not None and batch.status in ("qc_review", "release_suspended")
+                     else [])
     return info
 
 

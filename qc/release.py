@@ -60,6 +60,8 @@ from qc.release_conditions import (
 from qc.results import counting_results, list_results
 from qc.specifications import spec_for_batch
 
+RELEASABLE_STATES = (BatchStatus.qc_review, BatchStatus.release_suspended)
+
 POST_RELEASE_ALERTS = (BatchAlert.release_suspended.value, BatchAlert.lookback.value,
                        QcAlert.post_release_failure.value)
 """Alerts that must be closed (by QA, with an investigation) before a re-release."""
@@ -455,9 +457,10 @@ def batch_release_info(batch: Batch) -> dict[str, Any]:
 
 
 def release_queue() -> list[Batch]:
-    """Batches awaiting a QA decision: in QC review, oldest first."""
-    return list(db.session.scalars(select(Batch).where(Batch.status == "qc_review")
-                                   .order_by(Batch.registered_at, Batch.id)))
+    """Batches awaiting a QA decision, oldest first: in QC review, and suspended releases
+    (re-release or recall, SPEC §3b)."""
+    return list(db.session.scalars(select(Batch).where(Batch.status.in_(
+        [s.value for s in RELEASABLE_STATES])).order_by(Batch.registered_at, Batch.id)))
 
 
 # -- exceptional release: the pending results arrive ------------------------------------------

@@ -80,3 +80,30 @@ def test_a_reactive_pending_donor_marker_is_a_post_release_failure(rlab, api_hea
     assert {"post_release_failure", "lookback", "release_suspended"} <= kinds
     follow_up = rlab.get(f"/batches/{batch['id']}/release")["exceptional_release"]["follow_ups"]
     assert follow_up[0]["item"] == "donor_screening" and follow_up[0]["failed"] is True
+
+
+def test_the_second_signature_is_refused_when_what_is_pending_changed(rlab, api_headers):
+    donor = rlab.donor("incomplete")
+    batch = rlab.in_review("MSC", origin="allogeneic", donor=donor)
+    rlab.all_results(batch, "MSC", skip=("sterility",))
+    rlab.post(f"/batches/{batch['id']}/exceptional-release", REQUEST, headers=rlab.signer,
+              status=201)
+    rlab.post(f"/subjects/{donor['id']}/donor-screening",
+              {"specimen_collected_at": iso(now()),
+               "markers": {**NEGATIVE, "syphilis": "reactive"}}, status=200)
+    refused = rlab.post(f"/batches/{batch['id']}/exceptional-release/approve",
+                        {"password": TEST_PASSWORD}, headers=api_headers("qa"),
+                        status=409).json
+    assert any("what is pending changed since the physician was told" in r
+               for r in refused["details"]["reasons"]), refused
+    assert rlab.get(f"/batches/{batch['id']}")["status"] == "qc_review"
+
+
+def test_a_suspended_batch_waits_in_the_release_queue(rlab):
+    batch, _ = rlab.released()
+    rlab.correct(rlab.results(batch)["cd3"], value=2.0, unit="%")
+    queue = {e["id"]: e for e in rlab.get("/release-queue", headers=rlab.signer)}
+    assert queue[batch["id"]]["status"] == "release_suspended"
+    assert queue[batch["id"]]["unmet"]
+    info = rlab.get(f"/batches/{batch['id']}/release", headers=rlab.signer)
+    assert info["unmet"] and info["suspended_because"]
