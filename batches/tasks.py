@@ -5,8 +5,9 @@
   is resolved once the step is logged or cancelled, its due time moves later, or
   the batch leaves culture (harvested, rejected…).
 * ``expiring_doses``: a ``dose_expiring`` alert for each dose still in stock
-  (quarantined, released, shipped or delivered) whose expiry falls within
-  ``DOSE_EXPIRY_WARNING_HOURS`` (default 72). A dose already past its expiry keeps
+  (quarantined, released, shipped or delivered) whose expiry — its post-thaw
+  expiry once thawed, when earlier — falls within ``DOSE_EXPIRY_WARNING_HOURS``
+  (default 72). A dose already past its expiry keeps
   its alert (it must still be disposed of); the alert is resolved when the dose is
   administered, disposed or rejected, or its expiry is corrected later.
 
@@ -104,23 +105,36 @@ def _notify(listeners: list[OverdueStepListener], opened: list[Alert]) -> None:
 
 def expiring_dose_causes(now: datetime) -> list[Cause]:
     """Doses in stock whose expiry is within the warning window (or already past):
-    ``ix_dose_status_expires``, one range per stock state."""
+    ``ix_dose_status_expires``, one range per stock state; and thawed doses by their
+    post-thaw expiry (``ix_dose_post_thaw_expires``), which is the one that counts when
+    earlier (SPEC §2)."""
     tz = facility_tz()
     horizon = now + timedelta(hours=current_app.config["DOSE_EXPIRY_WARNING_HOURS"])
     db.session.flush()
-    rows = db.session.connection().execute(  # Core rows: no ORM row processing
-        select(Dose.id, Dose.code, Dose.expires_at, Batch.id, Batch.batch_number)
-        .join(Batch, Batch.id == Dose.batch_id)
-        .where(Dose.status.in_(IN_STOCK), Dose.expires_at <= horizon))
+    columns = (Dose.id, Dose.code, Dose.expires_at, Dose.post_thaw_expires_at, Batch.id,
+               Batch.batch_number)
+    connection = db.session.connection()  # Core rows: no ORM row processing
+    rows = list(connection.execute(
+        select(*columns).join(Batch, Batch.id == Dose.batch_id)
+        .where(Dose.status.in_(IN_STOCK), Dose.expires_at <= horizon)))
+    rows += connection.execute(
+        select(*columns).join(Batch, Batch.id == Dose.batch_id)
+        .where(Dose.post_thaw_expires_at <= horizon, Dose.expires_at > horizon,
+               Dose.status.in_(IN_STOCK)))
 
-    def summary(code: str, expires_at: datetime, batch_number: str) -> Callable[[], str]:
+    def summary(code: str, expires_at: datetime, batch_number: str,
+                thawed: bool) -> Callable[[], str]:
         return lambda: (f"Dose {code} of batch {batch_number} "
                         f"{'expired' if expires_at <= now else 'expires'} "
-                        f"{_local(expires_at, tz)}")
+                        f"{_local(expires_at, tz)}" + (" (post-thaw)" if thawed else ""))
 
-    return [Cause("dose", str(dose_id), summary(code, expires_at, batch_number),
-                  batch_id=batch_id)
-            for dose_id, code, expires_at, batch_id, batch_number in rows]
+    causes = []
+    for dose_id, code, expires_at, post_thaw, batch_id, batch_number in rows:
+        thawed = post_thaw is not None and post_thaw < expires_at
+        effective = post_thaw if thawed else expires_at
+        causes.append(Cause("dose", str(dose_id), summary(code, effective, batch_number,
+                                                          thawed), batch_id=batch_id))
+    return causes
 
 
 def expiring_doses(now: datetime) -> dict[str, int]:

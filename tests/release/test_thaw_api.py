@@ -118,3 +118,19 @@ def test_cells_per_kg_and_the_receiver(rlab):
                            "prescribed_cells_per_kg_max": 1.0}, status=400)
     rlab.custody(rlab.dose(dose), "retrieved")
     assert rlab.get(f"/doses/{dose['id']}/custody")[-1]["to_person"]  # the recording user
+
+
+def test_the_sweep_warns_of_a_thawed_dose_by_its_post_thaw_expiry(rlab, runner):
+    _batch, doses = rlab.released("MSC")
+    dose = rlab.dose(doses[0])
+    assert runner.invoke(args=["lims", "sweep"]).exit_code == 0
+    assert rlab.get("/alerts?kind=dose_expiring&open=true") == []
+    rlab.custody(dose, "retrieved")
+    rlab.custody(dose, "thawed", location="Ward 5")
+    assert runner.invoke(args=["lims", "sweep"]).exit_code == 0
+    alerts = rlab.get("/alerts?kind=dose_expiring&open=true")
+    assert [a["entity_id"] for a in alerts] == [str(dose["id"])]
+    assert "(post-thaw)" in alerts[0]["summary"]
+    rlab.administer(rlab.dose(dose), location="Ward 5")
+    assert runner.invoke(args=["lims", "sweep"]).exit_code == 0
+    assert rlab.get("/alerts?kind=dose_expiring&open=true") == []
