@@ -273,14 +273,16 @@ def suspend_release(batch: Batch, cause: SuspensionCause, description: str,
     (:mod:`batches.custody_rules`), labels printed from now on carry the quarantine
     statement, and a ``release_suspended`` alert opens for QA (who caused it is
     recorded: they may not close it). A batch already suspended records the further
-    cause. Any other batch (not yet released, recalled, rejected) is left as it is:
-    returns ``None``. QA then re-releases (:func:`mark_released`) or recalls.
+    cause (shown with the batch and on the re-release screen) without a new alert.
+    Any other batch (not yet released, recalled, rejected) is left as it is: returns
+    ``None``. QA then re-releases (:func:`mark_released`) or recalls.
     """
     db.session.flush()
     lock(batch)
     if batch.status not in (BatchStatus.released, BatchStatus.release_suspended):
         return None
-    if batch.status == BatchStatus.released:
+    newly = batch.status == BatchStatus.released
+    if newly:
         move(batch, Action.suspend)
         for dose in batch.doses:
             if dose.status == DoseStatus.released:
@@ -292,9 +294,11 @@ def suspend_release(batch: Batch, cause: SuspensionCause, description: str,
         caused_by_id=user.id if user is not None else None)
     db.session.add(suspension)
     db.session.flush()
-    raise_alert(BatchAlert.release_suspended, Cause(
-        "batch", str(batch.id), f"Release of {batch.batch_number} suspended: {description}",
-        batch_id=batch.id, caused_by_id=user.id if user is not None else None))
+    if newly:
+        raise_alert(BatchAlert.release_suspended, Cause(
+            "batch", str(batch.id),
+            f"Release of {batch.batch_number} suspended: {description}", batch_id=batch.id,
+            caused_by_id=user.id if user is not None else None))
     return suspension
 
 
