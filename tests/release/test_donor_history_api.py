@@ -45,6 +45,11 @@ def test_pending_results_of_the_same_specimen_may_arrive(rlab, api_headers):
     assert subject["donor_status"] == "incomplete"
     history = rlab.get(f"/subjects/{donor['id']}/donor-screenings")
     assert [h["markers"]["cmv"] for h in history] == ["pending", "negative"]
+    page = rlab.client.get(f"/api/v1/subjects/{donor['id']}/donor-screenings?limit=1",
+                           headers=rlab.tech)
+    assert len(page.json) == 1 and 'rel="next"' in page.headers["Link"]
+    following = page.headers["Link"].split(">")[0].lstrip("<")
+    assert rlab.client.get(following, headers=rlab.tech).json[0]["id"] == history[1]["id"]
     _sign(rlab, donor, api_headers("qa"))
 
 
