@@ -6,11 +6,12 @@ not this dose's; the patient code or date of birth is not the intended
 recipient's; the batch's release does not hold (not released, suspended,
 recalled, or its signed record changed — SPEC §3b), or the dose is rejected,
 disposed or already given; the dose has expired (its effective expiry: the
-post-thaw expiry of a thawed dose when earlier, SPEC §2). A mismatch is refused (409 with every
-reason), written to the audit trail and raises an ``identity_mismatch`` alert —
-both kept although the request fails. A dose that is where it cannot yet be
-given (e.g. still stored at the facility) is refused too, and audited, but
-that is a custody problem, not an identity one, so it raises no alert.
+post-thaw expiry of a thawed dose when earlier, SPEC §2). A mismatch is refused
+(409 with every reason), written to the audit trail and raises an
+``identity_mismatch`` alert — both kept although the request fails. A dose that
+is where it cannot yet be given (e.g. still stored at the facility, or a
+cryopreserved dose not thawed) is refused too, and audited, but that is a
+custody problem, not an identity one, so it raises no alert.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from batches.lifecycle import RELEASED_ONCE, BatchStatus
 from batches.models import Batch, CultureStep, DonorStatus, Dose, StepStatus
 from lims import clock
 from lims.alerts.models import Alert
-from lims.audit import AuditEntry
+from lims.audit import Audited, AuditEntry
 from lims.auth.models import Meaning, Role, Signature, User
 from lims.auth.services import sign, signature_holds
 from lims.db import db
@@ -153,7 +153,7 @@ def _signer_performed(batch: Batch, user: User) -> list[str]:
     return done + _signer_corrected(batch, user)
 
 
-CORRECTED_RECORDS: dict[str, tuple[type, str]] = {
+CORRECTED_RECORDS: dict[str, tuple[type[Audited], str]] = {
     "culture_step": (CultureStep, "step"), "qc_result": (QcResult, "QC result"),
     "dose": (Dose, "dose")}
 
@@ -415,16 +415,13 @@ def batch_release_info(batch: Batch) -> dict[str, Any]:
     request = _exceptional(batch)
     current = release_exceptional(batch)
     release = batch.release_signature
-    released_content = (batch_record_content(batch, as_of=release.signed_at)
-                        if release is not None else None)
     signatures: list[dict[str, Any]] = []
     if request is not None and request.status == ExceptionalReleaseStatus.awaiting_second_signature:
         signatures.append(_signature_info(request.first_signature, batch_record_content(batch)))
-    elif current is not None:
-        signatures.append(_signature_info(current.first_signature, released_content))
-        signatures.append(_signature_info(current.second_signature, released_content))
     elif release is not None:
-        signatures.append(_signature_info(release, released_content))
+        released_content = batch_record_content(batch, as_of=release.signed_at)
+        signers = [current.first_signature, release] if current is not None else [release]
+        signatures += [_signature_info(s, released_content) for s in signers]
     if batch.rejection_signature is not None:
         signatures.append(_signature_info(batch.rejection_signature, batch_record_content(
             batch, as_of=batch.rejection_signature.signed_at)))
