@@ -81,7 +81,8 @@ def _whereabouts(dose: Dose) -> tuple[str | None, str | None, str | None]:
         CustodyEvent.dose_id == dose.id, CustodyEvent.event == CustodyEventType.shipped)
         .limit(1)) is not None
     location = last.to_location if last else None
-    return location, (last.to_person if last else None), (location if left else None)
+    outside = left and location is not None and location.strip() != facility_name()
+    return location, (last.to_person if last else None), (location if outside else None)
 
 
 def recall_content(batch: Batch, reason: str) -> dict[str, Any]:
