@@ -169,18 +169,31 @@ GUARDED_EVENTS = frozenset({"shipped", "delivered", "thawed"})
 
 def dose_blocks(dose: Dose) -> list[str]:
     """Why the dose may not be shipped or administered now (empty: it may), for screens
-    and the API: its batch's release does not hold, or the dose is spent or expired."""
-    from batches.batch_records import release_problems
-
-    reasons = release_problems(dose.batch)
-    note = release_block_note(dose.batch)
-    if note:
-        reasons = [f"{r} ({note})" for r in reasons]
+    and the API: its batch is not released (suspended — with the causes —, recalled…), or
+    the dose is spent or expired. Cheap enough for a list of doses: the signature check
+    of a released batch (:func:`batches.batch_records.release_problems`) is left to the
+    handoff and the bedside themselves."""
+    reasons = []
+    if dose.batch.status != "released":
+        note = _block_note(dose.batch)
+        reasons.append(f"the batch {dose.batch.batch_number} is "
+                       f"{dose.batch.status.replace('_', ' ')}, not released"
+                       + (f" ({note})" if note else ""))
     if dose.status in ("rejected", "disposed", "administered"):
         reasons.append(f"the dose is {dose.status}")
     if dose.effective_expires_at <= clock.utcnow():
         reasons.append(f"the dose expired at {dose.effective_expires_at.isoformat()}")
     return reasons
+
+
+def _block_note(batch) -> str:
+    """:func:`release_block_note`, read once per batch and request (a list of doses)."""
+    from flask import g
+
+    notes = g.setdefault("batches_block_notes", {})
+    if batch.id not in notes:
+        notes[batch.id] = release_block_note(batch)
+    return notes[batch.id]
 
 
 def facility_name() -> str:
