@@ -26,6 +26,7 @@ see docs/QC.md, "Property tests".
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -51,6 +52,13 @@ EXAMPLES = int(os.environ.get("LIMS_PROPERTY_EXAMPLES", "3"))
 STEPS = int(os.environ.get("LIMS_PROPERTY_STEPS", "25"))
 RANDOM = os.environ.get("LIMS_PROPERTY_RANDOM") == "1"
 FACILITY = "Demo Cell Therapy Facility"
+SEEN: Counter[str] = Counter()
+"""What the runs did (printed at the end: ``-s`` shows it), to see the machine reaches
+releases, suspensions, recalls and administrations."""
+
+
+def event(what: str) -> None:
+    SEEN[what] += 1
 TESTS = {"NK": ["sterility", "mycoplasma", "endotoxin", "viability", "cd56_cd3neg", "cd3"],
          "MSC": ["sterility", "mycoplasma", "endotoxin", "viability", "cd73", "cd90", "cd105",
                  "cd45", "cd34", "cd14", "cd19", "hla_dr", "gram_stain"]}
@@ -168,6 +176,63 @@ class LabMachine(RuleBasedStateMachine):
         self.models[batch["id"]] = model
         return batch["id"]
 
+    @rule(target=batches, product=st.sampled_from(["NK", "MSC"]),
+          origin=st.sampled_from(["autologous", "allogeneic"]), donor_pending=st.booleans(),
+          urgent=st.booleans())
+    def released_batch(self, product, origin, donor_pending, urgent):
+        """A batch made, tested and released in one step — normally, or for urgent medical
+        need while its sterility (MSC) or its donor's screening is pending — so that runs
+        spend their steps on what happens after release."""
+        batch_id = self.new_batch(product, origin, donor_pending and not urgent or
+                                  donor_pending and origin == "allogeneic", 2)
+        self.fill_results(batch_id, skip_sterility=urgent and product == "MSC")
+        if urgent:
+            self.exceptional_release(batch_id)
+        else:
+            self.release(batch_id)
+        dose = self.models[batch_id].doses[0]  # the first dose goes to the ward
+        for event_, where in (("retrieved", FACILITY), ("shipped", "Courier"),
+                              ("received", "Ward 5")):
+            _ok(self.post(f"/doses/{dose['id']}/custody", {
+                "event": event_, "location": where,
+                "scanned_code": dose["barcodes"]["matrix"]}))
+        return batch_id
+
+    @rule(batch_id=batches, index=st.integers(0, 1), thaw=st.booleans())
+    def to_the_bedside(self, batch_id, index, thaw):
+        """Retrieved, shipped, received at the ward, (thawed), then given: each move may be
+        refused; the administration is checked as in :meth:`administer`."""
+        model = self.models[batch_id]
+        event(f"to the bedside ({'release holds' if model.holds else 'no release'})")
+        dose = self._dose(model, index)
+        for event_, where in (("retrieved", FACILITY), ("shipped", "Courier"),
+                              ("received", "Ward 5"), ("thawed", "Ward 5")):
+            if event_ == "thawed" and not thaw:
+                continue
+            _ok(self.post(f"/doses/{dose['id']}/custody", {
+                "event": event_, "location": where,
+                "scanned_code": dose["barcodes"]["matrix"]}))
+        self.administer(batch_id, index)
+
+    @rule(batch_id=batches, what=st.sampled_from(["result", "step", "deviation", "recipient",
+                                                  "donor", "eligibility"]),
+          index=st.integers(0, 12), passed=st.booleans(), by_qa=st.booleans())
+    def change_the_record(self, batch_id, what, index, passed, by_qa):
+        """Something the release covers changes (SPEC §3b): a result or a step corrected, a
+        deviation opened, a recipient or donor screening recorded, an eligibility signed."""
+        if what == "result":
+            self.correct_result(batch_id, index, passed, by_qa)
+        elif what == "step":
+            self.correct_step(batch_id)
+        elif what == "deviation":
+            self.open_deviation(batch_id)
+        elif what == "recipient":
+            self.recipient_screening(batch_id)
+        elif what == "donor":
+            self.donor_screening(batch_id, reactive=not passed, pending=by_qa)
+        else:
+            self.sign_donor(batch_id)
+
     @rule(batch_id=batches, skip_sterility=st.booleans())
     def fill_results(self, batch_id, skip_sterility):
         """Every release test still without a result, passing, reviewed by a second person."""
@@ -197,7 +262,6 @@ class LabMachine(RuleBasedStateMachine):
             self.post(f"/qc-results/{response.json['id']}/review", {},
                       headers=self.context.reviewer)
 
-    @rule(batch_id=batches, index=st.integers(0, 12), passed=st.booleans(), by_qa=st.booleans())
     def correct_result(self, batch_id, index, passed, by_qa):
         model = self.models[batch_id]
         results = list(self.lab.results({"id": batch_id}).values())
@@ -219,7 +283,6 @@ class LabMachine(RuleBasedStateMachine):
                 model.broken()
             self.post(f"/qc-results/{result['id']}/review", {}, headers=self.context.reviewer)
 
-    @rule(batch_id=batches)
     def correct_step(self, batch_id):
         model = self.models[batch_id]
         steps = [s for s in self.lab.get(f"/batches/{batch_id}/steps") if s["status"] == "done"]
@@ -230,7 +293,6 @@ class LabMachine(RuleBasedStateMachine):
         if _ok(response) and model.holds:
             model.broken()
 
-    @rule(batch_id=batches)
     def open_deviation(self, batch_id):
         if _ok(self.post(f"/batches/{batch_id}/deviations", {"description": "spill"})):
             self.models[batch_id].broken()
@@ -256,6 +318,7 @@ class LabMachine(RuleBasedStateMachine):
                              {"password": TEST_PASSWORD, "meaning": "approval"},
                              headers=self.context.signer)
         if _ok(response):
+            event("re-released" if model.released else "released")
             model.released = model.holds = True
             model.exceptional, model.arrived = set(), set()
 
@@ -271,6 +334,7 @@ class LabMachine(RuleBasedStateMachine):
         response = self.post(f"/batches/{batch_id}/exceptional-release/approve",
                              {"password": TEST_PASSWORD}, headers=self.context.second)
         if _ok(response):
+            event("released exceptionally")
             model.released = model.holds = True
             model.exceptional = {"sterility" if t.startswith("sterility") else "donor_screening"
                                  for t in told}
@@ -282,12 +346,12 @@ class LabMachine(RuleBasedStateMachine):
                              {"password": TEST_PASSWORD, "meaning": "approval",
                               "reason": "property test recall"}, headers=self.context.closer)
         if _ok(response):
+            event("recalled")
             model = self.models[batch_id]
             model.recalled, model.holds = True, False
 
     # -- screenings ------------------------------------------------------------------------
 
-    @rule(batch_id=batches, reactive=st.booleans(), pending=st.booleans())
     def donor_screening(self, batch_id, reactive, pending):
         model = self.models[batch_id]
         if model.donor_id is None:
@@ -307,7 +371,6 @@ class LabMachine(RuleBasedStateMachine):
             return
         model.broken()
 
-    @rule(batch_id=batches)
     def sign_donor(self, batch_id):
         model = self.models[batch_id]
         if model.donor_id is None:
@@ -318,7 +381,6 @@ class LabMachine(RuleBasedStateMachine):
         if _ok(response) and model.holds and "donor_screening" not in model.exceptional:
             model.broken()
 
-    @rule(batch_id=batches)
     def recipient_screening(self, batch_id):
         model = self.models[batch_id]
         response = self.post(f"/subjects/{model.recipient_id}/recipient-screening",
@@ -351,6 +413,9 @@ class LabMachine(RuleBasedStateMachine):
         if _ok(response):
             assert allowed, (f"dose {dose['code']} administered although the release of "
                              f"batch {batch_id} does not hold: {model}")
+            event("administered" + (" (exceptional release)" if model.exceptional else ""))
+        else:
+            event(f"administration refused ({'release holds' if allowed else 'no release'})")
 
     @rule(batch_id=batches, index=st.integers(0, 1))
     def recall_disposition(self, batch_id, index):
@@ -375,6 +440,7 @@ class LabMachine(RuleBasedStateMachine):
             for model in self.models.values():
                 batch = db.session.get(Batch, model.id)
                 if model.released and not model.holds:
+                    event(f"a release stopped holding: batch {batch.status}")
                     assert batch.status in ("release_suspended", "recalled"), (
                         f"batch {model.id} is {batch.status} although its release stopped "
                         f"holding: {model}")
@@ -439,6 +505,7 @@ class LabMachine(RuleBasedStateMachine):
 
 
 def test_a_release_stays_true_or_stops_the_product(app, client, api_headers, admin, clock):
+    SEEN.clear()
     LabMachine.context = Context(app, client, api_headers, admin)
     LabMachine.app, LabMachine.clock = app, clock
     run_state_machine_as_test(LabMachine, settings=settings(
@@ -446,6 +513,7 @@ def test_a_release_stays_true_or_stops_the_product(app, client, api_headers, adm
         derandomize=not RANDOM, print_blob=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                HealthCheck.data_too_large]))
+    print("property run:", dict(sorted(SEEN.items())))
 
 
 def test_expiry_moves_with_time_only_forward(clock):
