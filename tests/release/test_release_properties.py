@@ -48,8 +48,8 @@ from tests.release.conftest import ReleaseLab, follow_up_spec
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = int(os.environ.get("LIMS_PROPERTY_EXAMPLES", "3"))
-STEPS = int(os.environ.get("LIMS_PROPERTY_STEPS", "25"))
+EXAMPLES = int(os.environ.get("LIMS_PROPERTY_EXAMPLES", "5"))
+STEPS = int(os.environ.get("LIMS_PROPERTY_STEPS", "30"))
 RANDOM = os.environ.get("LIMS_PROPERTY_RANDOM") == "1"
 FACILITY = "Demo Cell Therapy Facility"
 SEEN: Counter[str] = Counter()
