@@ -49,7 +49,7 @@ from tests.release.conftest import ReleaseLab, follow_up_spec
 pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("LIMS_PROPERTY_EXAMPLES", "5"))
-STEPS = int(os.environ.get("LIMS_PROPERTY_STEPS", "30"))
+STEPS = int(os.environ.get("LIMS_PROPERTY_STEPS", "40"))
 RANDOM = os.environ.get("LIMS_PROPERTY_RANDOM") == "1"
 FACILITY = "Demo Cell Therapy Facility"
 SEEN: Counter[str] = Counter()
@@ -309,6 +309,20 @@ class LabMachine(RuleBasedStateMachine):
                 self.post(f"/alerts/{alert['id']}/close", {"investigation": "investigated"},
                           headers=self.context.closer)
 
+    @rule(batch_id=batches)
+    def investigate_and_re_release(self, batch_id):
+        """QA's way out of a suspension (SPEC §3b): failed results retested, reviews done,
+        deviations and alerts closed, then a new release signature."""
+        model = self.models[batch_id]
+        for test, result in self.lab.results({"id": batch_id}).items():
+            if result["evaluation"] == "fail":
+                self._result(model, test, True)
+            elif not result["reviewed"]:
+                self.post(f"/qc-results/{result['id']}/review", {},
+                          headers=self.context.reviewer)
+        self.close_deviations_and_alerts(batch_id)
+        self.release(batch_id)
+
     # -- release ---------------------------------------------------------------------------
 
     @rule(batch_id=batches)
@@ -521,3 +535,4 @@ def test_expiry_moves_with_time_only_forward(clock):
     start = now()
     clock.advance(hours=1)
     assert now() - start >= timedelta(hours=1)
+
