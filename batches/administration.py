@@ -3,12 +3,15 @@
 Before a dose is given, its label and the patient are checked against each
 other. Every failed check is an identity mismatch: the dose label scanned is
 not this dose's; the patient code or date of birth is not the intended
-recipient's; the batch is not released (or the dose is rejected, disposed or
-already given); the dose has expired. A mismatch is refused (409 with every
-reason), written to the audit trail and raises an ``identity_mismatch`` alert —
-both kept although the request fails. A dose that is where it cannot yet be
-given (e.g. still stored at the facility) is refused too, and audited, but
-that is a custody problem, not an identity one, so it raises no alert.
+recipient's; the batch's release does not hold (not released, suspended,
+recalled, or its signed record changed — SPEC §3b), or the dose is rejected,
+disposed or already given; the dose has expired (its effective expiry: the
+post-thaw expiry of a thawed dose when earlier, SPEC §2). A mismatch is refused
+(409 with every reason), written to the audit trail and raises an
+``identity_mismatch`` alert — both kept although the request fails. A dose that
+is where it cannot yet be given (e.g. still stored at the facility, or a
+cryopreserved dose not thawed) is refused too, and audited, but that is a
+custody problem, not an identity one, so it raises no alert.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from batches.alerts import BatchAlert
+from batches.batch_records import release_problems
 from batches.common import refuse_future
-from batches.custody import append_event, last_event, lock_dose, scan_problem
+from batches.custody import append_event, last_event, lock_dose, release_block_note, scan_problem
 from batches.custody_rules import event_refusals
-from batches.models import BatchStatus, CustodyEvent, Dose, DoseStatus
+from batches.models import CustodyEvent, Dose, DoseStatus
 from lims import audit, clock
-from lims.alerts.models import AlertKind
 from lims.alerts.services import Cause, raise_alert
 from lims.audit.context import user_is_actor
 from lims.auth.models import User
@@ -45,13 +49,17 @@ def identity_mismatches(dose: Dose, scanned_code: str, patient_code: str,
     if patient_date_of_birth != recipient.date_of_birth:
         reasons.append(f"date of birth {patient_date_of_birth.isoformat()} is not the intended "
                        "recipient's")
-    if dose.batch.status != BatchStatus.released:
-        reasons.append(f"the batch {dose.batch.batch_number} is "
-                       f"{dose.batch.status.replace('_', ' ')}, not released")
+    problems = release_problems(dose.batch)
+    if problems:
+        note = release_block_note(dose.batch)
+        reasons += [p + (f" ({note})" if note and "not released" in p else "")
+                    for p in problems]
     elif dose.status in (DoseStatus.rejected, DoseStatus.disposed, DoseStatus.administered):
         reasons.append(f"the dose is {dose.status}")
-    if dose.expires_at <= clock.utcnow():
-        reasons.append(f"the dose expired at {dose.expires_at.isoformat()}")
+    expiry = dose.effective_expires_at
+    if expiry <= clock.utcnow():
+        thawed = " (post-thaw expiry)" if expiry == dose.post_thaw_expires_at else ""
+        reasons.append(f"the dose expired at {expiry.isoformat()}{thawed}")
     return reasons
 
 
@@ -70,8 +78,10 @@ def administer_dose(dose: Dose, data: dict[str, Any], user: User) -> CustodyEven
     refuse_future(occurred_at, "occurred_at")
     previous = last_event(dose)
     custody = [r for r in event_refusals(ADMINISTERED, previous.event if previous else None,
-                                         batch_status=dose.batch.status)
-               if "not released" not in r]  # already counted as a mismatch
+                                         batch_status=dose.batch.status,
+                                         cryopreserved=dose.cryopreserved)
+               if "not released" not in r and "release is suspended" not in r
+               and "recalled" not in r]  # already counted as a mismatch
     if previous is not None and occurred_at < previous.occurred_at:
         custody.append(f"{occurred_at.isoformat()} is before the dose's last custody event")
     if mismatches or custody:
@@ -82,9 +92,9 @@ def administer_dose(dose: Dose, data: dict[str, Any], user: User) -> CustodyEven
         audit.record("identity_mismatch" if mismatches else "administration_refused", "dose",
                      dose.id, attempt)
         if mismatches:
-            raise_alert(AlertKind.identity_mismatch, Cause(
+            raise_alert(BatchAlert.identity_mismatch, Cause(
                 "dose", str(dose.id), f"Identity check failed for dose {dose.code}: "
-                + "; ".join(mismatches), batch_id=dose.batch_id))
+                + "; ".join(mismatches), batch_id=dose.batch_id, caused_by_id=user.id))
         keep_despite_error()
         if mismatches:
             raise Conflict(f"Identity mismatch: dose {dose.code} must not be given.",

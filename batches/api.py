@@ -7,10 +7,12 @@ a second QA officer approves with an e-signature (issue 12). Every route needs a
 
 from __future__ import annotations
 
+from flask import url_for
 from sqlalchemy import select
 
 from batches import services
 from batches.change_rules import ChangeKind
+from batches.lookback import lookback_from
 from batches.models import Product
 from batches.schemas import (
     DECISION_REFUSED,
@@ -27,10 +29,15 @@ from batches.schemas import (
     CollectionSchema,
     CustodyEventCreateSchema,
     CustodyEventSchema,
+    DonorScreeningHistorySchema,
     DonorScreeningSchema,
     DoseSchema,
     DueStepSchema,
     FormulationSchema,
+    HistoryQuerySchema,
+    LookbackSchema,
+    MarkerCorrectionCreateSchema,
+    MarkerCorrectionSchema,
     ProductSchema,
     ProductUpdateSchema,
     ReasonSchema,
@@ -126,6 +133,68 @@ def sign_donor_eligibility(data, subject_id):
     services.determine_eligibility(subject, data["password"], data["meaning"],
                                    current_actor_user())
     return subject
+
+
+@blp.route("/subjects/<int:subject_id>/donor-screenings", methods=["GET"],
+           endpoint="donor_screenings")
+@blp.arguments(HistoryQuerySchema, location="query")
+@blp.response(200, DonorScreeningHistorySchema(many=True))
+def donor_screenings(query, subject_id):
+    """The donor's screening history, oldest first, with every marker correction (SPEC §2:
+    results are a history). Paged: ``?limit=&after=<last id>``, ``Link: rel="next"``."""
+    subject = services.get_subject(subject_id)
+    rows = services.donor_screenings(subject, query["after"], query["limit"])
+    headers = {}
+    if len(rows) == query["limit"]:
+        following = url_for("api_batches.donor_screenings", subject_id=subject_id,
+                            limit=query["limit"], after=rows[-1].id)
+        headers["Link"] = f'<{following}>; rel="next"'
+    return rows, 200, headers
+
+
+@blp.route("/donor-screenings/<int:screening_id>/corrections", methods=["POST"],
+           endpoint="correct_donor_markers")
+@role_required(*WRITERS)
+@blp.arguments(MarkerCorrectionCreateSchema)
+@blp.response(201, MarkerCorrectionSchema)
+@blp.alt_response(409, description="A correction awaits verification, or the screening was "
+                                   "superseded; details.reasons")
+def correct_donor_markers(data, screening_id):
+    """Correct recorded markers with a reason (SPEC §2); it counts once a second person
+    verifies it."""
+    return services.correct_donor_markers(services.get_donor_screening(screening_id),
+                                          data["markers"], data["reason"],
+                                          current_actor_user())
+
+
+@blp.route("/donor-marker-corrections/<int:correction_id>/verify", methods=["POST"],
+           endpoint="verify_marker_correction")
+@role_required(*WRITERS)
+@blp.response(200, MarkerCorrectionSchema)
+@blp.alt_response(409, description="Already verified, entered by the caller, or the "
+                                   "screening changed meanwhile")
+def verify_marker_correction(correction_id):
+    """A second person verifies a marker correction: the markers change (audited), the
+    donor's status is recomputed, released batches are suspended (SPEC §2, §3b)."""
+    return services.verify_marker_correction(services.get_marker_correction(correction_id),
+                                             current_actor_user())
+
+
+@blp.route("/subjects/<int:subject_id>/lookback", methods=["GET"], endpoint="subject_lookback")
+@blp.response(200, LookbackSchema)
+def subject_lookback(subject_id):
+    """Look-back from a donor (or patient): every collection, batch and dose derived from
+    them, with status, location and recipient (SPEC §3b)."""
+    return lookback_from("subject", subject_id)
+
+
+@blp.route("/collections/<int:collection_id>/lookback", methods=["GET"],
+           endpoint="collection_lookback")
+@blp.response(200, LookbackSchema)
+def collection_lookback(collection_id):
+    """Look-back from a collection: its batches and doses, with status, location and
+    recipient (SPEC §3b)."""
+    return lookback_from("collection", collection_id)
 
 
 # -- collections -----------------------------------------------------------------------

@@ -13,11 +13,14 @@ dose uniquely). An allogeneic batch from a donor whose screening is incomplete
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from batches import lifecycle
+from batches.alerts import BatchAlert
 from batches.common import get_or_404, next_number
 from batches.lifecycle import Action, BatchStatus, TransitionRefused
 from batches.models import (
@@ -29,12 +32,16 @@ from batches.models import (
     ProcessTemplate,
     Product,
     RecipientStatus,
+    ReleaseSuspension,
     StepStatus,
     Subject,
     SubjectKind,
+    SuspensionCause,
+    SuspensionEnd,
 )
 from batches.screening import in_window, latest_donor_screening
 from lims import clock
+from lims.alerts.services import Cause, raise_alert
 from lims.audit.context import user_is_actor
 from lims.auth.models import Role, Signature, User
 from lims.db import db
@@ -107,7 +114,10 @@ def register_batch(data: dict[str, Any], user: User) -> Batch:
     batch = Batch(batch_number=f"{product.code}-{year}-{number:05d}",
                   collection_id=collection.id, product_id=product.id, template_id=template.id,
                   origin=origin, recipient_id=recipient.id,
-                  status=BatchStatus.registered, registered_by_id=user.id)
+                  status=BatchStatus.registered, registered_by_id=user.id,
+                  recipient_weight_kg=data.get("recipient_weight_kg"),
+                  prescribed_cells_per_kg_min=data.get("prescribed_cells_per_kg_min"),
+                  prescribed_cells_per_kg_max=data.get("prescribed_cells_per_kg_max"))
     db.session.add(batch)
     db.session.flush()
     return batch
@@ -206,12 +216,114 @@ def resume_batch(batch: Batch, reason: str, user: User) -> Batch:
 
 def mark_released(batch: Batch, signature: Signature) -> Batch:
     """The release move, called by ``qc`` once every release condition is met and QA
-    has signed (SPEC §3 Release). Doses leave quarantine."""
+    has signed (SPEC §3 Release): from QC review, or from a suspended release (a
+    re-release, SPEC §3b, which ends the open suspensions). Quarantined doses are
+    released; doses already given, disposed or on their way keep their status."""
     lock(batch)
     move(batch, Action.release)
     batch.release_signature_id = signature.id
     for dose in batch.doses:
-        dose.status = DoseStatus.released
+        if dose.status == DoseStatus.quarantined:
+            dose.status = DoseStatus.released
+    _end_suspensions(batch, SuspensionEnd.re_released, signature)
+    db.session.flush()
+    return batch
+
+
+ReleaseCheck = Callable[[Batch], list[str]]
+_RELEASE_CHECKS = "batches_release_checks"
+
+
+def add_release_check(app: Flask, check: ReleaseCheck) -> None:
+    """Register ``check(batch) -> reasons``: why a *released* batch's release does not hold
+    now (empty: it holds). ``qc`` registers the signature check (the signed record is
+    unchanged); custody and the bedside refuse a dose whose release does not hold, a
+    second line behind :func:`suspend_release` (``batches`` never imports ``qc``)."""
+    app.extensions.setdefault(_RELEASE_CHECKS, []).append(check)
+
+
+def release_problems(batch: Batch) -> list[str]:
+    """Why the batch's release does not hold at this moment (empty: it holds)."""
+    if batch.status != BatchStatus.released:
+        return [f"the batch {batch.batch_number} is {batch.status.replace('_', ' ')}, "
+                "not released"]
+    problems: list[str] = []
+    for check in current_app.extensions.get(_RELEASE_CHECKS, []):
+        problems += check(batch)
+    return problems
+
+
+def open_suspensions(batch: Batch) -> list[ReleaseSuspension]:
+    """Why the batch's release is suspended now (empty unless ``release_suspended``)."""
+    return list(db.session.scalars(select(ReleaseSuspension).where(
+        ReleaseSuspension.batch_id == batch.id, ReleaseSuspension.ended_at.is_(None))
+        .order_by(ReleaseSuspension.id)))
+
+
+def suspensions(batch: Batch) -> list[ReleaseSuspension]:
+    """Every suspension of the batch's release, oldest first (ended ones included)."""
+    return list(db.session.scalars(select(ReleaseSuspension).where(
+        ReleaseSuspension.batch_id == batch.id).order_by(ReleaseSuspension.id)))
+
+
+def suspend_release(batch: Batch, cause: SuspensionCause, description: str,
+                    user: User | None, *, entity: tuple[str, Any] | None = None
+                    ) -> ReleaseSuspension | None:
+    """A release stays true, or stops the product (SPEC §3b): something the release
+    signature covers changed after release, so the release is suspended at once.
+
+    A released batch becomes ``release_suspended`` and its released doses
+    ``quarantined``: none can be shipped, delivered, thawed or administered
+    (:mod:`batches.custody_rules`), labels printed from now on carry the quarantine
+    statement, and a ``release_suspended`` alert opens for QA (who caused it is
+    recorded: they may not close it). A batch already suspended records the further
+    cause (shown with the batch and on the re-release screen) without a new alert.
+    Any other batch (not yet released, recalled, rejected) is left as it is: returns
+    ``None``. QA then re-releases (:func:`mark_released`) or recalls.
+    """
+    db.session.flush()
+    lock(batch)
+    if batch.status not in (BatchStatus.released, BatchStatus.release_suspended):
+        return None
+    newly = batch.status == BatchStatus.released
+    if newly:
+        move(batch, Action.suspend)
+        for dose in batch.doses:
+            if dose.status == DoseStatus.released:
+                dose.status = DoseStatus.quarantined
+    suspension = ReleaseSuspension(
+        batch_id=batch.id, cause=SuspensionCause(cause), description=description[:2000],
+        entity_type=entity[0] if entity else None,
+        entity_id=str(entity[1]) if entity else None, suspended_at=clock.utcnow(),
+        caused_by_id=user.id if user is not None else None)
+    db.session.add(suspension)
+    db.session.flush()
+    if newly:
+        raise_alert(BatchAlert.release_suspended, Cause(
+            "batch", str(batch.id),
+            f"Release of {batch.batch_number} suspended: {description}", batch_id=batch.id,
+            caused_by_id=user.id if user is not None else None))
+    return suspension
+
+
+def _end_suspensions(batch: Batch, end: SuspensionEnd, signature: Signature | None) -> None:
+    now = clock.utcnow()
+    for suspension in open_suspensions(batch):
+        suspension.ended_at = now
+        suspension.ended_by = end
+        suspension.end_signature_id = signature.id if signature is not None else None
+
+
+def mark_recalled(batch: Batch, signature: Signature) -> Batch:
+    """The recall move, called by ``qc`` with QA's signature (SPEC §3b): a released or
+    suspended batch becomes ``recalled`` for good; its open suspensions end, and doses
+    still released go back to quarantine (none may be given)."""
+    lock(batch)
+    move(batch, Action.recall)
+    for dose in batch.doses:
+        if dose.status == DoseStatus.released:
+            dose.status = DoseStatus.quarantined
+    _end_suspensions(batch, SuspensionEnd.recalled, signature)
     db.session.flush()
     return batch
 

@@ -13,7 +13,8 @@
   recorded more than 30 minutes later; flagged and audited) but never in the
   future (2 minutes of clock skew allowed), nor before the collection.
 * A performed step's values change only as a correction with a reason: the
-  audit trail keeps the old value, and the step is marked ``corrected``.
+  audit trail keeps the old value, and the step is marked ``corrected``. A
+  correction after release suspends the release (SPEC §3b).
 * Templates are data, versioned and change-controlled (:mod:`batches.change_control`):
   an admin or QA officer proposes a new version with a reason; it is the active version
   only once a QA officer other than the proposer signs its approval; running batches
@@ -27,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from batches.batch_records import active_template, lock, move
+from batches.batch_records import active_template, lock, move, suspend_release
 from batches.change_control import Controlled, get_change, propose
 from batches.change_rules import Change, ChangeKind, template_changes
 from batches.common import facility_tz, get_or_404, is_late_entry, refuse_future
@@ -40,6 +41,7 @@ from batches.models import (
     Product,
     StepStatus,
     StepType,
+    SuspensionCause,
     TemplateRule,
 )
 from lims import clock
@@ -306,6 +308,10 @@ def correct_step(step: CultureStep, changes: dict[str, Any], reason: str,
             setattr(step, key, value)
         step.corrected = True
         db.session.flush()
+        suspend_release(step.batch, SuspensionCause.step_corrected,
+                        f"the {step.type.replace('_', ' ')} step #{step.id} was corrected "
+                        f"({', '.join(sorted(changed))}: {reason.strip()})", user,
+                        entity=("culture_step", step.id))
     return step
 
 

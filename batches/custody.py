@@ -15,9 +15,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from batches import isbt128
@@ -131,21 +132,84 @@ def record_custody_event(dose: Dose, data: dict[str, Any], user: User) -> Custod
     now = clock.utcnow()
     occurred_at = data.get("occurred_at") or now
     refuse_future(occurred_at, "occurred_at")
-    if data["event"] == CustodyEventType.disposed and not (data.get("notes") or "").strip():
+    event = data["event"]
+    if event == CustodyEventType.disposed and not (data.get("notes") or "").strip():
         raise BadRequest("Disposing of a dose needs a reason.",
                          details={"fields": {"notes": ["say why the dose is disposed"]}})
     previous = last_event(dose)
-    reasons = event_refusals(data["event"], previous.event if previous else None,
-                             batch_status=dose.batch.status)
+    reasons = event_refusals(event, previous.event if previous else None,
+                             batch_status=dose.batch.status, cryopreserved=dose.cryopreserved,
+                             to_facility=data["location"].strip() == facility_name(),
+                             why=release_block_note(dose.batch))
     if previous is not None and occurred_at < previous.occurred_at:
         reasons.append(f"{occurred_at.isoformat()} is before the dose's last custody event "
                        f"({previous.event} at {previous.occurred_at.isoformat()})")
+    if event in GUARDED_EVENTS and dose.batch.status == "released":
+        from batches.batch_records import release_problems
+
+        reasons += release_problems(dose.batch)
+    if event == CustodyEventType.thawed and dose.expires_at <= occurred_at:
+        reasons.append(f"the dose expired at {dose.expires_at.isoformat()}: it is not thawed")
     if reasons:
-        raise Conflict(f"{data['event'].capitalize()} cannot be recorded for dose {dose.code}.",
+        raise Conflict(f"{event.capitalize()} cannot be recorded for dose {dose.code}.",
                        reasons)
-    return append_event(dose, data["event"], previous, user, now=now, occurred_at=occurred_at,
-                         location=data["location"], scanned_code=data["scanned_code"],
-                         temperature_c=data.get("temperature_c"), notes=data.get("notes"))
+    custody = append_event(dose, event, previous, user, now=now, occurred_at=occurred_at,
+                           location=data["location"], scanned_code=data["scanned_code"],
+                           temperature_c=data.get("temperature_c"), notes=data.get("notes"),
+                           to_person=data.get("to_person"))
+    if event == CustodyEventType.thawed:
+        hours = dose.batch.product.post_thaw_expiry_hours
+        dose.thawed_at = occurred_at
+        dose.post_thaw_expires_at = occurred_at + timedelta(hours=hours)
+        db.session.flush()
+    return custody
+
+
+GUARDED_EVENTS = frozenset({"shipped", "delivered", "thawed"})
+"""Handoffs towards a patient: refused when a released batch's release no longer holds."""
+
+
+def dose_blocks(dose: Dose) -> list[str]:
+    """Why the dose may not be shipped or administered now (empty: it may), for screens
+    and the API: its batch is not released (suspended — with the causes —, recalled…), or
+    the dose is spent or expired. Cheap enough for a list of doses: the signature check
+    of a released batch (:func:`batches.batch_records.release_problems`) is left to the
+    handoff and the bedside themselves."""
+    reasons = []
+    if dose.batch.status != "released":
+        note = _block_note(dose.batch)
+        reasons.append(f"the batch {dose.batch.batch_number} is "
+                       f"{dose.batch.status.replace('_', ' ')}, not released"
+                       + (f" ({note})" if note else ""))
+    if dose.status in ("rejected", "disposed", "administered"):
+        reasons.append(f"the dose is {dose.status}")
+    if dose.effective_expires_at <= clock.utcnow():
+        reasons.append(f"the dose expired at {dose.effective_expires_at.isoformat()}")
+    return reasons
+
+
+def _block_note(batch) -> str:
+    """:func:`release_block_note`, read once per batch and request (a list of doses)."""
+    from flask import g
+
+    notes = g.setdefault("batches_block_notes", {})
+    if batch.id not in notes:
+        notes[batch.id] = release_block_note(batch)
+    return notes[batch.id]
+
+
+def facility_name() -> str:
+    """The processing facility, as custody events name it (formulation stores doses there)."""
+    return str(current_app.config["FACILITY_NAME"]).strip()
+
+
+def release_block_note(batch) -> str:
+    """What suspended the batch's release, for refusals (empty unless suspended)."""
+    from batches.batch_records import open_suspensions
+
+    if batch.status != "release_suspended":
+        return ""
+    return "; ".join(s.description for s in open_suspensions(batch))[:1000]
 
 
 def lock_dose(dose: Dose) -> Dose:
@@ -159,13 +223,15 @@ def lock_dose(dose: Dose) -> Dose:
 
 
 def append_event(dose: Dose, event: str, previous: CustodyEvent | None, user: User, *,
-                  now: datetime, occurred_at: datetime, location: str, scanned_code: str,
-                  temperature_c: float | None, notes: str | None) -> CustodyEvent:
+                 now: datetime, occurred_at: datetime, location: str, scanned_code: str,
+                 temperature_c: float | None, notes: str | None,
+                 to_person: str | None = None) -> CustodyEvent:
     custody = CustodyEvent(
         dose_id=dose.id, event=event,
         from_location=previous.to_location if previous else None,
         from_person=previous.to_person if previous else None,
-        to_location=location, to_person=user.full_name, occurred_at=occurred_at,
+        to_location=location, to_person=(to_person or "").strip() or user.full_name,
+        occurred_at=occurred_at,
         temperature_c=temperature_c, scanned_code=scanned_code.strip()[:500],
         recorded_by_id=user.id, recorded_at=now,
         late_entry=is_late_entry(occurred_at, now), notes=notes)
@@ -186,4 +252,4 @@ def chain_links(events: list[CustodyEvent]) -> list[ChainLink]:
 
 def custody_chain_breaks(dose: Dose) -> list[str]:
     """Why the dose's chain of custody is broken (empty: unbroken), SPEC §5."""
-    return chain_breaks(chain_links(custody_events(dose=dose)))
+    return chain_breaks(chain_links(custody_events(dose=dose)), cryopreserved=dose.cryopreserved)

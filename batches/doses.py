@@ -9,6 +9,8 @@
   harvest recorded a count).
 * Expiry defaults to formulation time + the product's shelf life; the storage
   temperature and container default to the product's.
+* A dose of a cryopreserved product (a product setting: MSC) is marked
+  ``cryopreserved``: it is thawed before administration (:mod:`batches.custody`).
 * Each dose's custody chain starts at formulation: ``stored`` at the processing
   facility, by the formulating technician.
 * :func:`barcode_texts` gives the exact texts a dose label encodes (``din``,
@@ -99,7 +101,8 @@ def formulate(batch: Batch, data: dict[str, Any], user: User) -> list[Dose]:
                     storage_temperature=data.get("storage_temperature")
                     or product.storage_temperature,
                     expires_at=expires_at, status=DoseStatus.quarantined,
-                    formulated_by_id=user.id, formulated_at=now)
+                    formulated_by_id=user.id, formulated_at=now,
+                    cryopreserved=product.cryopreserved)
         db.session.add(dose)
         doses.append(dose)
     move(batch, Action.formulate)

@@ -4,6 +4,9 @@
 registered → in_culture → harvested → qc_review → released
       (any active state) → on_hold → back to where it was (QA resumes)
       (any active state) → rejected   (QA, signed)
+released → release_suspended   (the signed record changed: SPEC §3b)
+release_suspended → released   (QA re-releases: a new signature, every condition again)
+released | release_suspended → recalled   (QA, signed, with a reason)
 ```
 
 Who may do an action, and with what evidence (a signature, a reason), is the
@@ -26,6 +29,8 @@ class BatchStatus(StrEnum):
     released = "released"
     rejected = "rejected"
     on_hold = "on_hold"
+    release_suspended = "release_suspended"
+    recalled = "recalled"
 
 
 class Action(StrEnum):
@@ -36,6 +41,8 @@ class Action(StrEnum):
     reject = "reject"  # QA, signed, with a reason
     hold = "hold"  # with a reason
     resume = "resume"  # QA, with a reason; back to the status before the hold
+    suspend = "suspend"  # the record behind a release changed (SPEC §3b)
+    recall = "recall"  # QA, signed, with a reason (SPEC §3b)
 
 
 S, A, T = BatchStatus, Action, StepType
@@ -43,13 +50,22 @@ S, A, T = BatchStatus, Action, StepType
 ACTIVE = frozenset({S.registered, S.in_culture, S.harvested, S.qc_review})
 """States from which a batch can be put on hold or rejected."""
 
-FINAL = frozenset({S.released, S.rejected})
+FINAL = frozenset({S.rejected, S.recalled})
+"""States nothing leaves."""
+
+RELEASED_ONCE = frozenset({S.released, S.release_suspended, S.recalled})
+"""States of a batch whose release was signed at least once: its doses may be out in
+the world, so a change to its record or its donor concerns the clinics (SPEC §3b)."""
 
 TRANSITIONS: dict[tuple[BatchStatus, Action], BatchStatus] = {
     (S.registered, A.start_culture): S.in_culture,
     (S.in_culture, A.harvest): S.harvested,
     (S.harvested, A.formulate): S.qc_review,
     (S.qc_review, A.release): S.released,
+    (S.released, A.suspend): S.release_suspended,
+    (S.release_suspended, A.release): S.released,
+    (S.released, A.recall): S.recalled,
+    (S.release_suspended, A.recall): S.recalled,
     **{(state, A.hold): S.on_hold for state in ACTIVE},
     **{(state, A.reject): S.rejected for state in ACTIVE | {S.on_hold}},
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -125,6 +126,7 @@ class DonorScreening(Audited, Model):
         CheckConstraint("status != 'eligible' OR (eligibility_signature_id IS NOT NULL "
                         "AND determined_at IS NOT NULL)", name="eligible_is_signed"),
     )
+    __audit_corrections__ = frozenset(MARKERS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
@@ -205,7 +207,10 @@ class Product(Audited, Model):
     """A cell product (MSC, NK…) as data: ISBT 128 description code, storage, shelf life."""
 
     __tablename__ = "product"
-    __table_args__ = (CheckConstraint("shelf_life_hours > 0", name="shelf_life_hours"),)
+    __table_args__ = (
+        CheckConstraint("shelf_life_hours > 0", name="shelf_life_hours"),
+        CheckConstraint("post_thaw_expiry_hours > 0", name="post_thaw_expiry_hours"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(10), unique=True)
@@ -215,6 +220,9 @@ class Product(Audited, Model):
     shelf_life_hours: Mapped[int] = mapped_column(Integer)
     default_container: Mapped[str] = mapped_column(String(60))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    cryopreserved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Doses are frozen: thawed (custody ``thawed``) before administration (SPEC §2, §5)."""
+    post_thaw_expiry_hours: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
 
 
 class ProcessTemplate(Audited, Model):
@@ -277,8 +285,13 @@ class Batch(Audited, Model):
         CheckConstraint(enum_check("origin", Origin), name="origin"),
         CheckConstraint("status != 'on_hold' OR (status_before_hold IS NOT NULL "
                         "AND hold_reason IS NOT NULL)", name="hold_has_reason"),
-        CheckConstraint("status != 'released' OR release_signature_id IS NOT NULL",
-                        name="released_is_signed"),
+        CheckConstraint("status NOT IN ('released', 'release_suspended', 'recalled') "
+                        "OR release_signature_id IS NOT NULL", name="released_is_signed"),
+        CheckConstraint("recipient_weight_kg IS NULL OR recipient_weight_kg > 0",
+                        name="recipient_weight_kg"),
+        CheckConstraint("prescribed_cells_per_kg_min IS NULL OR prescribed_cells_per_kg_max "
+                        "IS NULL OR prescribed_cells_per_kg_min <= prescribed_cells_per_kg_max",
+                        name="prescribed_range"),
         CheckConstraint("status != 'rejected' OR rejection_signature_id IS NOT NULL",
                         name="rejected_is_signed"),
         UniqueConstraint("collection_id", "product_id"),
@@ -291,7 +304,7 @@ class Batch(Audited, Model):
     template_id: Mapped[int] = mapped_column(ForeignKey("process_template.id"))
     origin: Mapped[Origin] = mapped_column(EnumString(Origin, 12))
     recipient_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    status: Mapped[BatchStatus] = mapped_column(EnumString(BatchStatus, 12), index=True)
+    status: Mapped[BatchStatus] = mapped_column(EnumString(BatchStatus, 20), index=True)
     status_before_hold: Mapped[BatchStatus | None] = mapped_column(
         EnumString(BatchStatus, 12))
     hold_reason: Mapped[str | None] = mapped_column(Text)
@@ -300,6 +313,9 @@ class Batch(Audited, Model):
     release_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
     rejection_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
     rejection_reason: Mapped[str | None] = mapped_column(Text)
+    recipient_weight_kg: Mapped[float | None] = mapped_column(Float)
+    prescribed_cells_per_kg_min: Mapped[float | None] = mapped_column(Float)
+    prescribed_cells_per_kg_max: Mapped[float | None] = mapped_column(Float)
 
     collection: Mapped[Collection] = relationship()
     product: Mapped[Product] = relationship()
@@ -389,6 +405,10 @@ class Dose(Audited, Model):
         CheckConstraint("volume_ml > 0", name="volume_ml"),
         UniqueConstraint("batch_id", "division"),
         Index("ix_dose_status_expires", "status", "expires_at"),  # the expiry sweep
+        Index("ix_dose_post_thaw_expires", "post_thaw_expires_at"),
+        CheckConstraint("(thawed_at IS NULL) = (post_thaw_expires_at IS NULL)",
+                        name="thaw_sets_expiry"),
+        CheckConstraint("thawed_at IS NULL OR cryopreserved", name="only_frozen_thaw"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -405,11 +425,28 @@ class Dose(Audited, Model):
     status: Mapped[DoseStatus] = mapped_column(EnumString(DoseStatus, 12))
     formulated_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     formulated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    cryopreserved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The product's setting at formulation: the dose must be thawed before it is given."""
+    thawed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    post_thaw_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     batch: Mapped[Batch] = relationship(back_populates="doses")
     formulated_by: Mapped[User] = relationship()
     custody_events: Mapped[list[CustodyEvent]] = relationship(
         back_populates="dose", order_by="CustodyEvent.id")
+
+    @property
+    def effective_expires_at(self) -> datetime:
+        """The label expiry, or the post-thaw expiry when that is earlier (SPEC §2 Dose)."""
+        if self.post_thaw_expires_at is not None and self.post_thaw_expires_at < self.expires_at:
+            return self.post_thaw_expires_at
+        return self.expires_at
+
+    @property
+    def cells_per_kg(self) -> float | None:
+        """Cells per kilogram of the intended recipient, when the batch records the weight."""
+        weight = self.batch.recipient_weight_kg
+        return self.cells / weight if weight else None
 
 
 class CustodyEvent(Audited, Model):
@@ -509,3 +546,109 @@ class ChangeProposal(Audited, Model):
         data = json.loads(self.content)
         assert isinstance(data, dict)
         return data
+
+
+class SuspensionCause(StrEnum):
+    """What changed after release (SPEC §3b)."""
+
+    step_corrected = "step_corrected"
+    result_corrected = "result_corrected"
+    new_result = "new_result"
+    post_release_failure = "post_release_failure"
+    donor_screening = "donor_screening"
+    recipient_screening = "recipient_screening"
+    deviation = "deviation"
+    record_changed = "record_changed"
+
+
+class SuspensionEnd(StrEnum):
+    re_released = "re_released"
+    recalled = "recalled"
+
+
+class ReleaseSuspension(Audited, Model):
+    """One reason a released batch was suspended (SPEC §3b): what changed, who changed it,
+    when; ended when QA re-releases (a new signature) or recalls the batch."""
+
+    __tablename__ = "release_suspension"
+    __table_args__ = (
+        CheckConstraint(enum_check("cause", SuspensionCause), name="cause"),
+        CheckConstraint(enum_check("ended_by", SuspensionEnd, nullable=True), name="ended_by"),
+        CheckConstraint("(ended_at IS NULL) = (ended_by IS NULL)", name="ended"),
+        Index("ix_release_suspension_open", "batch_id", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"))
+    cause: Mapped[SuspensionCause] = mapped_column(EnumString(SuspensionCause, 30))
+    description: Mapped[str] = mapped_column(Text)
+    entity_type: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    suspended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    caused_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by: Mapped[SuspensionEnd | None] = mapped_column(EnumString(SuspensionEnd, 20))
+    end_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
+
+    batch: Mapped[Batch] = relationship()
+    caused_by: Mapped[User | None] = relationship()
+
+
+class CorrectionStatus(StrEnum):
+    pending = "pending"
+    verified = "verified"
+
+
+class DonorMarkerCorrection(Audited, Model):
+    """A change of recorded donor markers (SPEC §2: results are a history): entered with a
+    reason, it counts only once a second person verifies it. At most one awaits
+    verification per screening."""
+
+    __tablename__ = "donor_marker_correction"
+    __table_args__ = (
+        CheckConstraint(enum_check("status", CorrectionStatus), name="status"),
+        CheckConstraint("(status = 'verified') = (verified_by_id IS NOT NULL "
+                        "AND verified_at IS NOT NULL)", name="verified_by"),
+        CheckConstraint("verified_by_id IS NULL OR verified_by_id != corrected_by_id",
+                        name="verifier_is_not_corrector"),
+        Index("uq_donor_marker_correction_pending", "screening_id", unique=True,
+              sqlite_where=db.text("status = 'pending'"),
+              postgresql_where=db.text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    screening_id: Mapped[int] = mapped_column(ForeignKey("donor_screening.id"), index=True)
+    changes: Mapped[str] = mapped_column(Text)  # JSON {marker: [recorded, corrected]}
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[CorrectionStatus] = mapped_column(EnumString(CorrectionStatus, 10))
+    corrected_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    screening: Mapped[DonorScreening] = relationship()
+    corrected_by: Mapped[User] = relationship(foreign_keys=[corrected_by_id])
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
+
+    @property
+    def marker_changes(self) -> dict[str, list[str]]:
+        import json
+
+        return json.loads(self.changes)
+
+
+def _tie_alerts_to_batches() -> None:
+    """``alert.batch_id`` references the batch it concerns. The core's alert table names no
+    feature table, so the package owning ``batch`` declares the foreign key."""
+    from sqlalchemy import ForeignKeyConstraint, Table
+
+    from lims.alerts.models import Alert
+
+    table = Alert.__table__
+    assert isinstance(table, Table)
+    if not any(isinstance(c, ForeignKeyConstraint) and c.column_keys == ["batch_id"]
+               for c in table.constraints):
+        table.append_constraint(ForeignKeyConstraint(["batch_id"], ["batch.id"]))
+
+
+_tie_alerts_to_batches()

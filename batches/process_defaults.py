@@ -11,6 +11,9 @@ Admins edit products and templates afterwards (API ``/api/v1/products``,
 * NK: feeding every 48 h (grace 12 h) after seeding or a feeding; harvest by
   day 21 (due 21 × 24 h after seeding, no grace).
 
+MSC is cryopreserved (thawed before administration, 4 h post-thaw expiry; migration
+``0008`` sets it), NK fresh (SPEC §2).
+
 The ISBT 128 product description codes are placeholders (``S9001``, ``S9002``):
 the real ones come from ICCBBA's licensed database and are set per site.
 """
@@ -20,10 +23,12 @@ from __future__ import annotations
 PRODUCTS: list[dict] = [
     {"code": "MSC", "name": "Mesenchymal stromal cells, culture-expanded",
      "description_code": "S9001", "storage_temperature": "≤ −150 °C (vapour-phase LN2)",
-     "shelf_life_hours": 24 * 365, "default_container": "cryobag"},
+     "shelf_life_hours": 24 * 365, "default_container": "cryobag",
+     "cryopreserved": True, "post_thaw_expiry_hours": 4},
     {"code": "NK", "name": "Natural killer cells, culture-expanded",
      "description_code": "S9002", "storage_temperature": "2–8 °C",
-     "shelf_life_hours": 48, "default_container": "infusion bag"},
+     "shelf_life_hours": 48, "default_container": "infusion bag",
+     "cryopreserved": False, "post_thaw_expiry_hours": 4},
 ]
 
 TEMPLATES: dict[str, dict] = {

@@ -126,6 +126,20 @@ class BatchCreateSchema(StrictSchema):
                             metadata={"description": "product code, e.g. MSC or NK"})
     origin = one_of(Origin, required=True)
     recipient_id = number(1, 2**31 - 1, required=True)
+    recipient_weight_kg = StrictFloat(validate=validate.Range(0, 500, min_inclusive=False),
+                                      metadata={"description": "optional; gives cells/kg"})
+    prescribed_cells_per_kg_min = StrictFloat(validate=validate.Range(
+        0, 1e12, min_inclusive=False))
+    prescribed_cells_per_kg_max = StrictFloat(validate=validate.Range(
+        0, 1e12, min_inclusive=False))
+
+    @ma.validates_schema
+    def range_in_order(self, data: dict[str, Any], **_kwargs) -> None:
+        low, high = (data.get("prescribed_cells_per_kg_min"),
+                     data.get("prescribed_cells_per_kg_max"))
+        if low is not None and high is not None and low > high:
+            raise ma.ValidationError("must not exceed prescribed_cells_per_kg_max",
+                                     "prescribed_cells_per_kg_min")
 
 
 class BatchQuerySchema(StrictSchema):
@@ -174,6 +188,8 @@ class CustodyEventCreateSchema(StrictSchema):
     temperature_c = StrictFloat(validate=validate.Range(-273.15, 100))
     occurred_at = when()
     notes = text(1000, required=False, metadata={"description": "required for disposed"})
+    to_person = text(200, required=False, metadata={
+        "description": "the receiver, a named person (default: the recording user)"})
 
 
 class AdministrationSchema(StrictSchema):
@@ -250,6 +266,8 @@ class ProductUpdateSchema(StrictSchema):
     shelf_life_hours = number(1, 24 * 365 * 30)
     default_container = text(60, required=False)
     active = fields.Boolean()
+    cryopreserved = fields.Boolean()
+    post_thaw_expiry_hours = number(1, 24 * 14)
 
 
 # -- output ------------------------------------------------------------------------------
@@ -342,6 +360,11 @@ class BatchSchema(StrictSchema):
     registered_at = fields.DateTime()
     registered_by = fields.Function(lambda b: b.registered_by.username)
     dose_count = fields.Function(lambda b: len(b.doses))
+    recipient_weight_kg = fields.Float(allow_none=True)
+    prescribed_cells_per_kg_min = fields.Float(allow_none=True)
+    prescribed_cells_per_kg_max = fields.Float(allow_none=True)
+    suspended_because = fields.Method("_suspended_because", metadata={
+        "description": "why the release is suspended (SPEC §3b); empty unless suspended"})
     release_signature = fields.Nested(SignatureSchema, allow_none=True)
     rejection_signature = fields.Nested(SignatureSchema, allow_none=True)
     rejection_reason = fields.String(allow_none=True)
@@ -353,6 +376,13 @@ class BatchSchema(StrictSchema):
 
     def _quarantined(self, batch) -> bool:
         return bool(self._quarantine_reasons(batch))
+
+    def _suspended_because(self, batch) -> list[str]:
+        from batches.batch_records import open_suspensions
+
+        if batch.status != BatchStatus.release_suspended:
+            return []
+        return [s.description for s in open_suspensions(batch)]
 
 
 class StepSchema(StrictSchema):
@@ -422,12 +452,27 @@ class DoseSchema(StrictSchema):
     container = fields.String()
     storage_temperature = fields.String()
     expires_at = fields.DateTime()
+    effective_expires_at = fields.DateTime(metadata={
+        "description": "the post-thaw expiry when it is earlier than expires_at"})
+    cryopreserved = fields.Boolean()
+    thawed_at = fields.DateTime(allow_none=True)
+    post_thaw_expires_at = fields.DateTime(allow_none=True)
+    cells_per_kg = fields.Float(allow_none=True, metadata={
+        "description": "cells per kg of the intended recipient (when the batch records the "
+                       "weight)"})
     formulated_at = fields.DateTime()
     formulated_by = fields.Function(lambda d: d.formulated_by.username)
     chain_of_identity = fields.Function(lambda d: d.batch.collection.chain_of_identity)
     quarantined = fields.Method("_quarantined")
+    blocked_reasons = fields.Method("_blocked_reasons", metadata={
+        "description": "why the dose may not be shipped or given now (empty: it may)"})
     barcodes = fields.Method("_barcodes")
     custody = fields.List(fields.Nested(CustodyEventSchema), attribute="custody_events")
+
+    def _blocked_reasons(self, dose) -> list[str]:
+        from batches.custody import dose_blocks
+
+        return dose_blocks(dose)
 
     def _product_code(self, dose) -> str:
         from batches.doses import product_text
@@ -470,6 +515,8 @@ class ProductSchema(StrictSchema):
     shelf_life_hours = fields.Integer()
     default_container = fields.String()
     active = fields.Boolean()
+    cryopreserved = fields.Boolean()
+    post_thaw_expiry_hours = fields.Integer()
 
 
 class DueStepSchema(StepSchema):
@@ -526,3 +573,95 @@ class TemplateContentSchema(StrictSchema):
 class TemplateChangeSchema(ChangeSchema):
     content = fields.Nested(TemplateContentSchema, metadata={
         "description": "the whole proposed version"})
+
+
+# -- look-back, donor history (SPEC §2, §3b) ---------------------------------------------------
+
+
+PartialMarkersSchema = type("PartialMarkersSchema", (StrictSchema,),
+                           {m: one_of(MarkerResult) for m in MARKERS})
+"""Some markers of SPEC §2 (those a correction changes)."""
+
+
+class MarkerCorrectionCreateSchema(CorrectionSchema):
+    markers = fields.Nested(PartialMarkersSchema, required=True, metadata={
+        "description": "the corrected markers only, each negative | reactive | pending"})
+
+    @ma.validates_schema
+    def names_a_marker(self, data: dict[str, Any], **_kwargs) -> None:
+        if not data.get("markers"):
+            raise ma.ValidationError("name at least one marker to correct", "markers")
+
+
+class MarkerCorrectionSchema(StrictSchema):
+    id = fields.Integer()
+    screening_id = fields.Integer()
+    changes = fields.Function(lambda c: {m: {"recorded": old, "corrected": new}
+                                         for m, (old, new) in c.marker_changes.items()})
+    reason = fields.String()
+    status = fields.String(metadata={"description": "pending (does not count yet) | verified"})
+    corrected_by = fields.Function(lambda c: c.corrected_by.username)
+    corrected_at = fields.DateTime()
+    verified_by = fields.Function(lambda c: c.verified_by.username if c.verified_by else None)
+    verified_at = fields.DateTime(allow_none=True)
+
+
+class DonorScreeningHistorySchema(DonorScreeningOutSchema):
+    subject_id = fields.Integer()
+    corrections = fields.Method("_corrections")
+
+    def _corrections(self, screening) -> list[dict[str, Any]]:
+        from batches.screening import marker_corrections
+
+        return MarkerCorrectionSchema(many=True).dump(marker_corrections(screening))
+
+
+class HistoryQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    after = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1),
+                           metadata={"description": "the last id of the previous page"})
+
+
+class WhoSchema(StrictSchema):
+    id = fields.Integer()
+    code = fields.String()
+
+
+class LookbackCollectionSchema(StrictSchema):
+    id = fields.Integer()
+    din = fields.String()
+    source = fields.String()
+    collected_at = fields.DateTime()
+    subject_id = fields.Integer()
+    subject_code = fields.String()
+
+
+class LookbackBatchSchema(StrictSchema):
+    id = fields.Integer()
+    batch_number = fields.String()
+    status = fields.String()
+    product = fields.String()
+    origin = fields.String()
+    collection_id = fields.Integer()
+    recipient = fields.Nested(WhoSchema)
+
+
+class LookbackDoseSchema(StrictSchema):
+    id = fields.Integer()
+    code = fields.String()
+    status = fields.String()
+    batch_id = fields.Integer()
+    batch_number = fields.String()
+    location = fields.String(allow_none=True, metadata={"description": "last custody location"})
+    holder = fields.String(allow_none=True, metadata={"description": "who holds it"})
+    last_event = fields.String(allow_none=True)
+    recipient = fields.Nested(WhoSchema)
+
+
+class LookbackSchema(StrictSchema):
+    source = fields.String(metadata={"description": "subject | collection | qc_result | …"})
+    source_id = fields.Integer()
+    label = fields.String()
+    collections = fields.List(fields.Nested(LookbackCollectionSchema))
+    batches = fields.List(fields.Nested(LookbackBatchSchema))
+    doses = fields.List(fields.Nested(LookbackDoseSchema))

@@ -24,13 +24,33 @@ dates are known:
    ago): the specimen must fall in its window (409 otherwise);
 3. an allogeneic batch stays quarantined unless the donor is eligible *and*
    the eligible specimen lies in the window of the batch's collection.
+
+**Results are a history** (SPEC §2): a screening row is never overwritten. A new
+screening of the *same specimen* may only bring results that were pending; one
+that would change a recorded result (a reactive marker "erased" by an all-negative
+screening, or the reverse) is refused (409): that is a correction
+(:func:`correct_donor_markers`) with a reason, which counts only once a second
+person verifies it (:func:`verify_marker_correction`). Whoever recorded or
+corrected the markers of the screening being signed may not sign the donor's
+eligibility (four eyes), and no eligibility is signed while a correction awaits
+verification.
+
+**After release** (SPEC §3b): every recorded screening, verified correction and
+eligibility signature is told to the listeners registered with
+:func:`add_screening_listener` — ``qc`` suspends the subject's released batches —
+and a reactive donor marker opens a ``lookback`` alert on each of the donor's
+released batches (:mod:`batches.lookback`).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from batches.common import get_or_404, refuse_future
@@ -38,6 +58,8 @@ from batches.models import (
     CONTRAINDICATIONS,
     MARKERS,
     Collection,
+    CorrectionStatus,
+    DonorMarkerCorrection,
     DonorScreening,
     DonorStatus,
     MarkerResult,
@@ -48,6 +70,7 @@ from batches.models import (
     SubjectKind,
 )
 from lims import clock
+from lims.audit import reason as audit_reason
 from lims.audit.context import user_is_actor
 from lims.auth.models import Meaning, User
 from lims.auth.services import sign
@@ -57,6 +80,69 @@ from lims.errors import BadRequest, Conflict
 SPECIMEN_AFTER = timedelta(days=7)
 SPECIMEN_BEFORE = timedelta(days=7)
 SPECIMEN_BEFORE_BONE_MARROW = timedelta(days=30)
+
+
+# -- who is told of a screening change (SPEC §3b) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ScreeningChange:
+    """A screening recorded, corrected or signed: what ``qc`` needs to judge the subject's
+    released batches. ``role`` is ``donor`` | ``recipient``; ``action`` is ``recorded`` |
+    ``corrected`` | ``eligibility``."""
+
+    subject: Subject
+    role: str
+    action: str
+    screening: Any
+    user: User
+
+    @property
+    def reactive_markers(self) -> list[str]:
+        return list(self.screening.reactive_markers) if self.role == "donor" else []
+
+    @property
+    def complete(self) -> bool:
+        """No marker is pending any more (a donor), or always (a recipient)."""
+        return self.role != "donor" or not self.screening.pending_markers
+
+    @property
+    def entity(self) -> tuple[str, int]:
+        return (self.screening.__tablename__, self.screening.id)
+
+    def describe(self) -> str:
+        if self.role == "recipient":
+            return f"recipient screening {self.screening.status}"
+        verb = {"recorded": "recorded", "corrected": "corrected",
+                "eligibility": "signed eligible"}[self.action]
+        if self.screening.reactive_markers:
+            state = "reactive: " + ", ".join(self.screening.reactive_markers)
+        elif self.screening.pending_markers:
+            state = "pending: " + ", ".join(self.screening.pending_markers)
+        else:
+            state = "all markers negative"
+        return f"specimen of {self.screening.specimen_collected_at:%Y-%m-%d} {verb}, {state}"
+
+
+ScreeningListener = Callable[[ScreeningChange], None]
+_LISTENERS_KEY = "batches_screening_listeners"
+
+
+def add_screening_listener(app: Flask, listener: ScreeningListener) -> None:
+    """Call ``listener(change)`` in the same transaction after every screening change
+    (``qc`` suspends released batches; ``batches`` never imports ``qc``)."""
+    app.extensions.setdefault(_LISTENERS_KEY, []).append(listener)
+
+
+def _changed(change: ScreeningChange) -> None:
+    db.session.flush()
+    if change.role == "donor" and change.reactive_markers:
+        from batches.lookback import open_lookback_alerts
+
+        open_lookback_alerts(change.subject, change.reactive_markers, change.user,
+                             entity=change.entity)
+    for listener in current_app.extensions.get(_LISTENERS_KEY, []):
+        listener(change)
 
 
 # -- subjects ---------------------------------------------------------------------------
@@ -130,6 +216,7 @@ def screen_recipient(subject: Subject, contraindications: list[str], user: User
     db.session.add(screening)
     subject.recipient_status = status
     db.session.flush()
+    _changed(ScreeningChange(subject, "recipient", "recorded", screening, user))
     return screening
 
 
@@ -159,7 +246,7 @@ def window_refusal(specimen_at: datetime, collection: Collection) -> str | None:
             f"{SPECIMEN_AFTER.days} days after; {start:%Y-%m-%d} to {end:%Y-%m-%d})")
 
 
-def donor_status_of(markers: dict[str, str]) -> DonorStatus:
+def donor_status_of(markers: Mapping[str, str]) -> DonorStatus:
     """Markers alone: any reactive → ineligible; otherwise incomplete (QA signs eligible)."""
     if any(v == MarkerResult.reactive for v in markers.values()):
         return DonorStatus.ineligible
@@ -192,6 +279,7 @@ def screen_donor(subject: Subject, specimen_collected_at: datetime, markers: dic
         refusal = window_refusal(specimen_collected_at, awaiting)
         if refusal:
             raise Conflict("The specimen date is outside the allowed window.", [refusal])
+    _refuse_silent_replacement(subject, specimen_collected_at, markers)
     status = donor_status_of(markers)
     screening = DonorScreening(subject_id=subject.id,
                                specimen_collected_at=specimen_collected_at,
@@ -200,7 +288,35 @@ def screen_donor(subject: Subject, specimen_collected_at: datetime, markers: dic
     db.session.add(screening)
     subject.donor_status = status
     db.session.flush()
+    _changed(ScreeningChange(subject, "donor", "recorded", screening, user))
     return screening
+
+
+def specimen_screenings(subject: Subject, specimen_collected_at: datetime
+                        ) -> list[DonorScreening]:
+    """Every screening row of one specimen of the donor, oldest first."""
+    return list(db.session.scalars(select(DonorScreening).where(
+        DonorScreening.subject_id == subject.id,
+        DonorScreening.specimen_collected_at == specimen_collected_at)
+        .order_by(DonorScreening.id)))
+
+
+def _refuse_silent_replacement(subject: Subject, specimen_collected_at: datetime,
+                               markers: dict[str, str]) -> None:
+    """SPEC §2: a newer screening of the same specimen may bring pending results, never
+    change a recorded one (that is a correction, verified by a second person)."""
+    rows = specimen_screenings(subject, specimen_collected_at)
+    if not rows:
+        return
+    recorded = rows[-1]
+    changed = [f"{m}: recorded {getattr(recorded, m)}, now {markers[m]}" for m in MARKERS
+               if getattr(recorded, m) != MarkerResult.pending
+               and markers[m] != getattr(recorded, m)]
+    if changed:
+        raise Conflict(
+            "This specimen's results are already recorded; a change is a correction with a "
+            f"reason, verified by a second person (POST /api/v1/donor-screenings/"
+            f"{recorded.id}/corrections).", changed, code="correction_required")
 
 
 def screening_content(screening: DonorScreening) -> dict[str, Any]:
@@ -214,7 +330,9 @@ def screening_content(screening: DonorScreening) -> dict[str, Any]:
 def determine_eligibility(subject: Subject, password: str, meaning: str, user: User
                           ) -> DonorScreening:
     """QA signs the donor eligible (SPEC §2): 409 unless every marker of the latest
-    screening is negative. The signature is bound to the screening's content."""
+    screening is negative, no correction of it awaits verification, and the signer
+    neither recorded nor corrected this specimen's markers (four eyes). The signature
+    is bound to the screening's content."""
     screening = latest_donor_screening(subject)
     reasons: list[str] = []
     if subject.kind != SubjectKind.donor:
@@ -226,6 +344,9 @@ def determine_eligibility(subject: Subject, password: str, meaning: str, user: U
         reasons += [f"marker {m} is still pending" for m in screening.pending_markers]
         if screening.status == DonorStatus.eligible:
             reasons.append("the donor is already signed eligible on this screening")
+        reasons += [f"a correction of {', '.join(sorted(c.marker_changes))} awaits "
+                    f"verification (#{c.id})" for c in _corrections(screening, pending=True)]
+        reasons += _four_eyes(screening, user)
     if reasons or screening is None:
         raise Conflict("The donor cannot be found eligible.", reasons)
     signature = sign(user, password, meaning, "donor_screening", screening.id,
@@ -236,7 +357,120 @@ def determine_eligibility(subject: Subject, password: str, meaning: str, user: U
     screening.determined_at = signature.signed_at
     subject.donor_status = DonorStatus.eligible
     db.session.flush()
+    _changed(ScreeningChange(subject, "donor", "eligibility", screening, user))
     return screening
+
+
+def _corrections(screening: DonorScreening, *, pending: bool | None = None
+                 ) -> list[DonorMarkerCorrection]:
+    query = select(DonorMarkerCorrection).where(
+        DonorMarkerCorrection.screening_id == screening.id)
+    if pending is not None:
+        status = CorrectionStatus.pending if pending else CorrectionStatus.verified
+        query = query.where(DonorMarkerCorrection.status == status)
+    return list(db.session.scalars(query.order_by(DonorMarkerCorrection.id)))
+
+
+def _four_eyes(screening: DonorScreening, user: User) -> list[str]:
+    """SPEC §2: whoever recorded or corrected this specimen's markers may not sign."""
+    reasons = []
+    for row in specimen_screenings(screening.subject, screening.specimen_collected_at):
+        if row.recorded_by_id == user.id:
+            reasons.append(f"four eyes: {user.username} recorded the markers of this "
+                           f"specimen (screening #{row.id})")
+        reasons += [f"four eyes: {user.username} corrected the markers of this specimen "
+                    f"(correction #{c.id})" for c in _corrections(row)
+                    if c.corrected_by_id == user.id]
+    return reasons
+
+
+# -- corrections of recorded markers (SPEC §2 "results are a history") ---------------------
+
+
+def get_donor_screening(screening_id: int) -> DonorScreening:
+    return get_or_404(DonorScreening, screening_id, "donor screening")
+
+
+def get_marker_correction(correction_id: int) -> DonorMarkerCorrection:
+    return get_or_404(DonorMarkerCorrection, correction_id, "donor marker correction")
+
+
+def donor_screenings(subject: Subject, after: int = 0, limit: int = 50
+                     ) -> list[DonorScreening]:
+    """The donor's screening history, oldest first, paged by id."""
+    return list(db.session.scalars(select(DonorScreening).where(
+        DonorScreening.subject_id == subject.id, DonorScreening.id > after)
+        .order_by(DonorScreening.id).limit(limit)))
+
+
+def marker_corrections(screening: DonorScreening) -> list[DonorMarkerCorrection]:
+    return _corrections(screening)
+
+
+@user_is_actor
+def correct_donor_markers(screening: DonorScreening, markers: dict[str, str], reason: str,
+                          user: User) -> DonorMarkerCorrection:
+    """Propose a correction of recorded markers, with a reason (SPEC §2): it does not count
+    until a second person verifies it. Only the latest screening of its specimen is
+    corrected (earlier rows are history), one correction at a time."""
+    rows = specimen_screenings(screening.subject, screening.specimen_collected_at)
+    reasons = []
+    if rows[-1].id != screening.id:
+        reasons.append(f"screening #{screening.id} was superseded by #{rows[-1].id} for the "
+                       "same specimen: correct the latest")
+    if _corrections(screening, pending=True):
+        reasons.append("a correction of this screening already awaits verification")
+    if reasons:
+        raise Conflict("The correction cannot be recorded.", reasons)
+    changes = {m: [getattr(screening, m), v] for m, v in sorted(markers.items())
+               if getattr(screening, m) != v}
+    if not changes:
+        raise BadRequest("The correction changes nothing.",
+                         details={"fields": {"markers": ["no marker differs from the record"]}})
+    correction = DonorMarkerCorrection(
+        screening_id=screening.id, changes=json.dumps(changes), reason=reason.strip(),
+        status=CorrectionStatus.pending, corrected_by_id=user.id,
+        corrected_at=clock.utcnow())
+    db.session.add(correction)
+    db.session.flush()
+    return correction
+
+
+@user_is_actor
+def verify_marker_correction(correction: DonorMarkerCorrection, user: User
+                             ) -> DonorMarkerCorrection:
+    """A second person verifies a marker correction (SPEC §2): the screening's markers
+    change (audited, with the correction's reason), its status is recomputed — an
+    eligibility signed on the old values no longer stands — and the change is told
+    to the listeners (released batches are suspended, SPEC §3b)."""
+    reasons = []
+    if correction.status != CorrectionStatus.pending:
+        reasons.append(f"correction #{correction.id} is already verified")
+    if correction.corrected_by_id == user.id:
+        reasons.append("whoever entered the correction cannot verify it")
+    if reasons:
+        raise Conflict("The correction cannot be verified by you.", reasons)
+    screening = correction.screening
+    subject = screening.subject
+    stale = [m for m, (old, _new) in correction.marker_changes.items()
+             if getattr(screening, m) != old]
+    if stale:
+        raise Conflict("The screening changed since the correction was entered.",
+                       [f"marker {m} is no longer {correction.marker_changes[m][0]}"
+                        for m in stale])
+    with audit_reason(f"correction #{correction.id}: {correction.reason}"):
+        for marker, (_old, new) in correction.marker_changes.items():
+            setattr(screening, marker, new)
+        screening.status = donor_status_of(screening.markers)
+        latest = latest_donor_screening(subject)
+        if latest is not None and latest.id == screening.id:
+            subject.donor_status = screening.status
+        correction.status = CorrectionStatus.verified
+        correction.verified_by_id = user.id
+        correction.verified_at = clock.utcnow()
+        db.session.flush()
+    _changed(ScreeningChange(subject, "donor", "corrected", screening, user))
+    return correction
 
 
 def subject_age(subject: Subject, on: date | None = None) -> int:

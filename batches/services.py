@@ -8,6 +8,8 @@ them so callers (views, the API, ``qc``) have one place to import from:
 | §2 subjects, recipient screening, donor eligibility, specimen window | :mod:`batches.screening` |
 | §2/§6 collections and their DIN | :mod:`batches.collections` |
 | §3 batch registration, quarantine, hold/resume, release/rejection | :mod:`batches.batch_records` |
+| §3b suspension of a release, recall move, release checks | :mod:`batches.batch_records` |
+| §3b look-back from a donor or a collection (an extension point) | :mod:`batches.lookback` |
 | §3 the state graph itself (pure) | :mod:`batches.lifecycle` |
 | §2 process templates, culture steps, scheduling, corrections | :mod:`batches.culture` |
 | issue 12: change control of templates and QC specifications | :mod:`batches.change_control` |
@@ -24,16 +26,22 @@ from __future__ import annotations
 from batches.administration import administer_dose
 from batches.batch_records import (
     active_template,
+    add_release_check,
     find_product,
     get_batch,
     hold_batch,
     is_quarantined,
     list_batches,
+    mark_recalled,
     mark_rejected,
     mark_released,
+    open_suspensions,
     quarantine_reasons,
     register_batch,
+    release_problems,
     resume_batch,
+    suspend_release,
+    suspensions,
 )
 from batches.change_control import (
     approve_change,
@@ -65,7 +73,11 @@ from batches.culture import (
 from batches.custody import custody_chain_breaks, custody_events, record_custody_event
 from batches.doses import barcode_texts, formulate, get_dose
 from batches.screening import (
+    correct_donor_markers,
     determine_eligibility,
+    donor_screenings,
+    get_donor_screening,
+    get_marker_correction,
     get_subject,
     latest_donor_screening,
     latest_recipient_screening,
@@ -73,13 +85,16 @@ from batches.screening import (
     register_subject,
     screen_donor,
     screen_recipient,
+    verify_marker_correction,
 )
 
 __all__ = [
     "TEMPLATE", "approve_change", "describe_change", "find_change", "find_template_version",
     "get_template_change",
     "list_changes", "propose_template_change", "reject_change", "withdraw_change",
-    "active_template", "administer_dose", "custody_chain_breaks", "record_custody_event",
+    "active_template", "add_release_check", "administer_dose", "mark_recalled",
+    "open_suspensions", "release_problems", "suspend_release", "suspensions",
+    "custody_chain_breaks", "record_custody_event",
     "barcode_texts", "correct_step", "custody_events", "determine_eligibility",
     "due_steps", "find_product", "formulate", "get_batch", "get_collection", "get_dose",
     "get_step", "get_subject", "get_template", "hold_batch", "is_quarantined",
@@ -88,4 +103,6 @@ __all__ = [
     "mark_rejected", "mark_released", "overdue_steps", "quarantine_reasons", "register_batch",
     "register_collection", "register_subject", "resume_batch", "revise_template",
     "screen_donor", "screen_recipient", "step_state", "update_product",
+    "correct_donor_markers", "donor_screenings", "get_donor_screening", "get_marker_correction",
+    "verify_marker_correction",
 ]

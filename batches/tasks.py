@@ -5,8 +5,9 @@
   is resolved once the step is logged or cancelled, its due time moves later, or
   the batch leaves culture (harvested, rejected…).
 * ``expiring_doses``: a ``dose_expiring`` alert for each dose still in stock
-  (quarantined, released, shipped or delivered) whose expiry falls within
-  ``DOSE_EXPIRY_WARNING_HOURS`` (default 72). A dose already past its expiry keeps
+  (quarantined, released, shipped or delivered) whose expiry — its post-thaw
+  expiry once thawed, when earlier — falls within ``DOSE_EXPIRY_WARNING_HOURS``
+  (default 72). A dose already past its expiry keeps
   its alert (it must still be disposed of); the alert is resolved when the dose is
   administered, disposed or rejected, or its expiry is corrected later.
 
@@ -27,10 +28,11 @@ from datetime import datetime, timedelta, tzinfo
 from flask import Flask, current_app, url_for
 from sqlalchemy import select
 
+from batches.alerts import BatchAlert
 from batches.common import facility_tz
 from batches.culture import STEP_WORK_STATES
 from batches.models import Batch, CultureStep, Dose, DoseStatus, StepStatus
-from lims.alerts.models import Alert, AlertKind
+from lims.alerts.models import Alert
 from lims.alerts.services import Cause, reconcile
 from lims.db import db
 
@@ -86,7 +88,7 @@ def overdue_step_causes(now: datetime) -> list[Cause]:
 
 def overdue_steps(now: datetime) -> dict[str, int]:
     """Sweep job: open/resolve ``overdue_step`` alerts; tell the listeners of new ones."""
-    opened, resolved = reconcile(AlertKind.overdue_step, overdue_step_causes(now))
+    opened, resolved = reconcile(BatchAlert.overdue_step, overdue_step_causes(now))
     listeners = current_app.extensions.get(_LISTENERS_KEY, [])
     if listeners and opened:
         _notify(listeners, opened)
@@ -105,28 +107,41 @@ def _notify(listeners: list[OverdueStepListener], opened: list[Alert]) -> None:
 
 def expiring_dose_causes(now: datetime) -> list[Cause]:
     """Doses in stock whose expiry is within the warning window (or already past):
-    ``ix_dose_status_expires``, one range per stock state."""
+    ``ix_dose_status_expires``, one range per stock state; and thawed doses by their
+    post-thaw expiry (``ix_dose_post_thaw_expires``), which is the one that counts when
+    earlier (SPEC §2)."""
     tz = facility_tz()
     horizon = now + timedelta(hours=current_app.config["DOSE_EXPIRY_WARNING_HOURS"])
     db.session.flush()
-    rows = db.session.connection().execute(  # Core rows: no ORM row processing
-        select(Dose.id, Dose.code, Dose.expires_at, Batch.id, Batch.batch_number)
-        .join(Batch, Batch.id == Dose.batch_id)
-        .where(Dose.status.in_(IN_STOCK), Dose.expires_at <= horizon))
+    columns = (Dose.id, Dose.code, Dose.expires_at, Dose.post_thaw_expires_at, Batch.id,
+               Batch.batch_number)
+    connection = db.session.connection()  # Core rows: no ORM row processing
+    rows = list(connection.execute(
+        select(*columns).join(Batch, Batch.id == Dose.batch_id)
+        .where(Dose.status.in_(IN_STOCK), Dose.expires_at <= horizon)))
+    rows += connection.execute(
+        select(*columns).join(Batch, Batch.id == Dose.batch_id)
+        .where(Dose.post_thaw_expires_at <= horizon, Dose.expires_at > horizon,
+               Dose.status.in_(IN_STOCK)))
 
-    def summary(code: str, expires_at: datetime, batch_number: str) -> Callable[[], str]:
+    def summary(code: str, expires_at: datetime, batch_number: str,
+                thawed: bool) -> Callable[[], str]:
         return lambda: (f"Dose {code} of batch {batch_number} "
                         f"{'expired' if expires_at <= now else 'expires'} "
-                        f"{_local(expires_at, tz)}")
+                        f"{_local(expires_at, tz)}" + (" (post-thaw)" if thawed else ""))
 
-    return [Cause("dose", str(dose_id), summary(code, expires_at, batch_number),
-                  batch_id=batch_id)
-            for dose_id, code, expires_at, batch_id, batch_number in rows]
+    causes = []
+    for dose_id, code, expires_at, post_thaw, batch_id, batch_number in rows:
+        thawed = post_thaw is not None and post_thaw < expires_at
+        effective = post_thaw if post_thaw is not None and thawed else expires_at
+        causes.append(Cause("dose", str(dose_id), summary(code, effective, batch_number,
+                                                          thawed), batch_id=batch_id))
+    return causes
 
 
 def expiring_doses(now: datetime) -> dict[str, int]:
     """Sweep job: open/resolve ``dose_expiring`` alerts."""
-    opened, resolved = reconcile(AlertKind.dose_expiring, expiring_dose_causes(now))
+    opened, resolved = reconcile(BatchAlert.dose_expiring, expiring_dose_causes(now))
     return {"opened": len(opened), "resolved": len(resolved)}
 
 

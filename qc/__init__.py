@@ -12,6 +12,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, commands and extension points."""
+    from batches.batch_records import add_release_check
+    from batches.lookback import add_lookback_source
+    from batches.screening import add_screening_listener
     from batches.tasks import add_overdue_step_listener
     from lims.extension_points import (
         NavItem,
@@ -22,9 +25,12 @@ def init_app(app: Flask) -> None:
         add_sweep_task,
     )
     from lims.extensions import rest_api
-    from qc import api, models, tasks, views  # noqa: F401 — models: tables in the metadata
-    from qc.services import open_deviation_for_overdue_step
+    from qc import alerts, api, models, tasks, views  # noqa: F401 — models: tables in the metadata
+    from qc.post_release import on_screening_change
+    from qc.release import release_check
+    from qc.services import open_deviation_for_overdue_step, result_lookback_start
 
+    alerts.init_app(app)
     rest_api(app).register_blueprint(api.blp)
     app.register_blueprint(views.bp)
     add_nav(app, NavItem("Release queue", "qc.release_queue", frozenset({"qa"}), order=50))
@@ -34,6 +40,9 @@ def init_app(app: Flask) -> None:
     add_panel(app, views.release_panel, order=5)
     add_section(app, "batches.batch_page", "qc/_batch_link.html", order=10)
     add_overdue_step_listener(app, open_deviation_for_overdue_step)
+    add_screening_listener(app, on_screening_change)
+    add_release_check(app, release_check)
+    add_lookback_source(app, "qc_result", result_lookback_start)
     add_sweep_task(app, "qc_pending", tasks.qc_pending, order=20)
     add_link(app, "deviation", lambda entity_id: _url("qc.deviation_page",
                                                       deviation_id=int(entity_id)))

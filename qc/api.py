@@ -20,12 +20,14 @@ from batches.change_control import (
 )
 from batches.change_rules import ChangeKind
 from batches.lifecycle import BatchStatus
+from batches.lookback import lookback_from
 from batches.schemas import (
     DECISION_REFUSED,
     LOCKED,
     ChangeApprovalSchema,
     ChangeRejectionSchema,
     ChangeWithdrawalSchema,
+    LookbackSchema,
 )
 from lims.auth import current_actor_user, role_required
 from lims.auth.models import Role
@@ -33,16 +35,25 @@ from lims.extensions import ApiBlueprint
 from lims.paging import NEXT_PAGE_HEADER, next_page_link
 from qc import services
 from qc.schemas import (
+    AcknowledgementSchema,
     DeviationCloseSchema,
     DeviationCreateSchema,
     DeviationQuerySchema,
     DeviationSchema,
+    DispositionSchema,
     EmptySchema,
     ExceptionalApproveSchema,
     ExceptionalRequestSchema,
+    FollowUpSchema,
     InvestigationSchema,
+    NotificationCreateSchema,
+    NotificationSchema,
+    PhysicianNotificationSchema,
     QcResultSchema,
     QueueEntrySchema,
+    RecallCloseSchema,
+    RecallRecordSchema,
+    RecallSchema,
     RejectSchema,
     ReleaseInfoSchema,
     ReleaseSchema,
@@ -68,7 +79,9 @@ def release_info(batch, user=None) -> dict[str, Any]:
     info = services.batch_release_info(batch)
     info["signature"] = info["signatures"][-1] if info["signatures"] else None
     info["unmet"] = ([u.as_dict() for u in services.release_readiness(batch, user)]
-                     if user is not None and batch.status == BatchStatus.qc_review else [])
+                     if user is not None and batch.status in (BatchStatus.qc_review,
+                                                              BatchStatus.release_suspended)
+                     else [])
     return info
 
 
@@ -384,3 +397,108 @@ def approve_exceptional_release(data, batch_id):
     services.approve_exceptional_release(batch, data["password"], data["meaning"],
                                          current_actor_user())
     return release_info(batch)
+
+
+@blp.route("/exceptional-release-follow-ups/<int:follow_up_id>/physician-notification",
+           methods=["POST"], endpoint="notify_physician")
+@role_required("qa")
+@blp.arguments(PhysicianNotificationSchema)
+@blp.response(200, FollowUpSchema)
+@blp.alt_response(409, description="The physician is already notified, or the time is "
+                                   "before the result arrived")
+def notify_physician(data, follow_up_id):
+    """Record that the physician was told of a pending result that arrived after an
+    exceptional release (SPEC §3): who, how, when."""
+    return services.notify_physician(services.get_follow_up(follow_up_id), data,
+                                     current_actor_user())
+
+
+# -- recall (SPEC §3b) ------------------------------------------------------------------------
+
+
+@blp.route("/batches/<int:batch_id>/recall", methods=["POST"], endpoint="recall_batch")
+@role_required("qa")
+@blp.arguments(RecallSchema)
+@blp.response(200, RecallRecordSchema)
+@blp.alt_response(409, description="Only a released or suspended batch is recalled")
+def recall_batch(data, batch_id):
+    """QA recalls the batch with an e-signature and a reason: every dose not yet
+    administered is blocked; the record lists each dose's last location and holder."""
+    recall = services.recall_batch(batch_services.get_batch(batch_id), data["password"],
+                                   data["meaning"], data["reason"], current_actor_user())
+    return services.recall_record(recall)
+
+
+@blp.route("/batches/<int:batch_id>/recall", methods=["GET"], endpoint="get_recall")
+@blp.response(200, RecallRecordSchema)
+def get_recall(batch_id):
+    """The recall record: doses with location and disposition, notifications, sites, what
+    is missing before it can be closed, its state."""
+    return services.recall_record(services.get_recall(batch_services.get_batch(batch_id)))
+
+
+@blp.route("/doses/<int:dose_id>/recall-disposition", methods=["POST"],
+           endpoint="record_disposition")
+@role_required(*WRITERS)
+@blp.arguments(DispositionSchema)
+@blp.response(201, RecallRecordSchema)
+@blp.alt_response(409, description="The dose is not recalled, already accounted for, "
+                                   "administered, or cannot be received back yet; or the "
+                                   "scan is not this dose's; details.reasons")
+def record_disposition(data, dose_id):
+    """A recalled dose returned (received back at the facility) or disposed, confirmed by
+    scanning its label; the custody event is recorded with it."""
+    dose = batch_services.get_dose(dose_id)
+    services.record_disposition(dose, data, current_actor_user())
+    return services.recall_record(services.get_recall(dose.batch))
+
+
+@blp.route("/batches/<int:batch_id>/recall/notifications", methods=["POST"],
+           endpoint="record_notification")
+@role_required("qa")
+@blp.arguments(NotificationCreateSchema)
+@blp.response(201, NotificationSchema)
+@blp.alt_response(409, description="The recall is closed, the site is not one of the "
+                                   "recall's, or the dose was not administered")
+def record_notification(data, batch_id):
+    """Record that a site (or the treating physician of an administered dose) was told of
+    the recall: who, how, when, and the acknowledgement when known."""
+    recall = services.get_recall(batch_services.get_batch(batch_id))
+    return services.record_notification(recall, data, current_actor_user())
+
+
+@blp.route("/recall-notifications/<int:notification_id>/acknowledge", methods=["POST"],
+           endpoint="acknowledge_notification")
+@role_required("qa")
+@blp.arguments(AcknowledgementSchema)
+@blp.response(200, NotificationSchema)
+@blp.alt_response(409, description="Already acknowledged, or the recall is closed")
+def acknowledge_notification(data, notification_id):
+    """Record who at the site acknowledged the recall notification, and when."""
+    return services.acknowledge_notification(services.get_notification(notification_id),
+                                             data, current_actor_user())
+
+
+@blp.route("/batches/<int:batch_id>/recall/close", methods=["POST"], endpoint="close_recall")
+@role_required("qa")
+@blp.arguments(RecallCloseSchema)
+@blp.response(200, RecallRecordSchema)
+@blp.alt_response(409, description="Something is missing (details.reasons lists it), or "
+                                   "the recall is closed")
+def close_recall(data, batch_id):
+    """QA closes the recall with a signature once every dose is accounted for."""
+    recall = services.get_recall(batch_services.get_batch(batch_id))
+    services.close_recall(recall, data["password"], data["meaning"], data.get("summary"),
+                          current_actor_user())
+    return services.recall_record(recall)
+
+
+# -- look-back (SPEC §3b) -----------------------------------------------------------------------
+
+
+@blp.route("/qc-results/<int:result_id>/lookback", methods=["GET"], endpoint="result_lookback")
+@blp.response(200, LookbackSchema)
+def result_lookback(result_id):
+    """Every collection, batch and dose derived from the result's batch, with status,
+    location and recipient."""
+    return lookback_from("qc_result", result_id)

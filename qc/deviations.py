@@ -85,10 +85,22 @@ def open_deviation_for_overdue_step(step: CultureStep, user: User | None = None
 
 @user_is_actor
 def open_deviation(batch: Batch, description: str, user: User) -> Deviation:
-    """Open a deviation by hand (kind ``other``)."""
+    """Open a deviation by hand (kind ``other``). On a released batch it suspends the
+    release (SPEC §3b, :mod:`qc.post_release`)."""
+    from qc.post_release import after_deviation_opened
+
+    deviation = open_deviation_for(batch, description, user)
+    after_deviation_opened(deviation, user)
+    return deviation
+
+
+def open_deviation_for(batch: Batch, description: str, user: User | None) -> Deviation:
+    """A deviation of kind ``other`` (by hand, or for a post-release failure)."""
     deviation = Deviation(batch_id=batch.id, kind=DeviationKind.other,
-                          status=DeviationStatus.open, description=description.strip(),
-                          opened_by_id=user.id, opened_at=clock.utcnow())
+                          status=DeviationStatus.open,
+                          description=description.strip()[:10000],
+                          opened_by_id=user.id if user is not None else None,
+                          opened_at=clock.utcnow())
     db.session.add(deviation)
     db.session.flush()
     return deviation

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from batches.models import Batch, CultureStep, Product
+from batches.models import Batch, CultureStep, Dose, Product
 from lims.audit import Audited
 from lims.auth.models import Signature, User
 from lims.clock import now_utc
@@ -36,6 +36,14 @@ from qc.evaluation import Comparator, CriterionKind, Evaluation
 class Stage(StrEnum):
     in_process = "in_process"
     release = "release"
+
+
+class Timing(StrEnum):
+    """When a test is resulted (SPEC §2 QC specification): before release (a release
+    condition) or after it (a failure starts SPEC §3b)."""
+
+    release = "release"
+    follow_up = "follow_up"
 
 
 class DeviationKind(StrEnum):
@@ -94,6 +102,7 @@ class SpecTest(Audited, Model):
     __table_args__ = (
         UniqueConstraint("specification_id", "test"),
         CheckConstraint(enum_check("kind", CriterionKind), name="kind"),
+        CheckConstraint(enum_check("timing", Timing), name="timing"),
         CheckConstraint("comparator IS NULL OR " + enum_check("comparator", Comparator),
                         name="comparator"),
         CheckConstraint("(kind = 'numeric' AND comparator IS NOT NULL AND limit_value IS NOT NULL "
@@ -113,6 +122,8 @@ class SpecTest(Audited, Model):
     limit_value: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(20))
     expected_outcome: Mapped[str | None] = mapped_column(String(20))
+    timing: Mapped[Timing] = mapped_column(EnumString(Timing, 10), default=Timing.release,
+                                           server_default=Timing.release.value)
 
     specification: Mapped[Specification] = relationship(back_populates="tests")
 
@@ -260,3 +271,163 @@ class ExceptionalRelease(Audited, Model):
     first_signature: Mapped[Signature] = relationship(foreign_keys=[first_signature_id])
     second_signature: Mapped[Signature | None] = relationship(
         foreign_keys=[second_signature_id])
+    follow_ups: Mapped[list[ExceptionalFollowUp]] = relationship(
+        back_populates="exceptional_release", order_by="ExceptionalFollowUp.id")
+
+
+class FollowUpItem(StrEnum):
+    """What an exceptional release was signed without (SPEC §3)."""
+
+    sterility = "sterility"
+    donor_screening = "donor_screening"
+
+
+class ExceptionalFollowUp(Audited, Model):
+    """A result an exceptional release was waiting for, arrived after it (SPEC §3): what
+    arrived and when, and the recorded notification of the treating physician."""
+
+    __tablename__ = "exceptional_release_follow_up"
+    __table_args__ = (
+        CheckConstraint(enum_check("item", FollowUpItem), name="item"),
+        UniqueConstraint("exceptional_release_id", "item"),
+        CheckConstraint("(physician_notified_at IS NULL) = (notified_by_id IS NULL)",
+                        name="notified_by"),
+        CheckConstraint("physician_notified_at IS NULL OR (physician_name IS NOT NULL "
+                        "AND method IS NOT NULL)", name="notification_is_whole"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exceptional_release_id: Mapped[int] = mapped_column(ForeignKey("exceptional_release.id"),
+                                                        index=True)
+    item: Mapped[FollowUpItem] = mapped_column(EnumString(FollowUpItem, 20))
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(500))
+    failed: Mapped[bool] = mapped_column(Boolean)
+    qc_result_id: Mapped[int | None] = mapped_column(ForeignKey("qc_result.id"))
+    donor_screening_id: Mapped[int | None] = mapped_column(ForeignKey("donor_screening.id"))
+    physician_name: Mapped[str | None] = mapped_column(String(200))
+    method: Mapped[str | None] = mapped_column(String(20))
+    physician_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    exceptional_release: Mapped[ExceptionalRelease] = relationship(back_populates="follow_ups")
+    notified_by: Mapped[User | None] = relationship()
+
+
+class RecallStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class Disposition(StrEnum):
+    returned = "returned"
+    disposed = "disposed"
+
+
+class NotificationKind(StrEnum):
+    site = "site"
+    physician = "physician"
+
+
+class NotificationMethod(StrEnum):
+    phone = "phone"
+    email = "email"
+    fax = "fax"
+    letter = "letter"
+    in_person = "in_person"
+
+
+class Recall(Audited, Model):
+    """A batch recalled by QA (SPEC §3b): signed, with a reason; closed by a second QA
+    signature once every dose is accounted for."""
+
+    __tablename__ = "recall"
+    __table_args__ = (
+        CheckConstraint(enum_check("status", RecallStatus), name="status"),
+        CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL "
+                        "AND closure_signature_id IS NOT NULL)", name="closed_is_signed"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"), unique=True)
+    status: Mapped[RecallStatus] = mapped_column(EnumString(RecallStatus, 10))
+    reason: Mapped[str] = mapped_column(Text)
+    recalled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signature_id: Mapped[int] = mapped_column(ForeignKey("signature.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closure_signature_id: Mapped[int | None] = mapped_column(ForeignKey("signature.id"))
+    closing_summary: Mapped[str | None] = mapped_column(Text)
+
+    batch: Mapped[Batch] = relationship()
+    signature: Mapped[Signature] = relationship(foreign_keys=[signature_id])
+    closure_signature: Mapped[Signature | None] = relationship(
+        foreign_keys=[closure_signature_id])
+    doses: Mapped[list[RecallDose]] = relationship(back_populates="recall",
+                                                   order_by="RecallDose.id")
+    notifications: Mapped[list[RecallNotification]] = relationship(
+        back_populates="recall", order_by="RecallNotification.id")
+
+
+class RecallDose(Audited, Model):
+    """A dose as the recall found it (status, last custody location and holder) and its
+    disposition, with the custody event that records it."""
+
+    __tablename__ = "recall_dose"
+    __table_args__ = (
+        UniqueConstraint("recall_id", "dose_id"),
+        CheckConstraint(enum_check("disposition", Disposition, nullable=True),
+                        name="disposition"),
+        CheckConstraint("(disposition IS NULL) = (disposition_at IS NULL)",
+                        name="disposition_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recall.id"), index=True)
+    dose_id: Mapped[int] = mapped_column(ForeignKey("dose.id"))
+    status_at_recall: Mapped[str] = mapped_column(String(12))
+    location: Mapped[str | None] = mapped_column(String(200))
+    holder: Mapped[str | None] = mapped_column(String(200))
+    site: Mapped[str | None] = mapped_column(String(200))
+    """Where the dose is (or was given) outside the processing facility: a site to notify."""
+    administered: Mapped[bool] = mapped_column(Boolean)
+    disposition: Mapped[Disposition | None] = mapped_column(EnumString(Disposition, 10))
+    disposition_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    custody_event_id: Mapped[int | None] = mapped_column(ForeignKey("custody_event.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    recall: Mapped[Recall] = relationship(back_populates="doses")
+    dose: Mapped[Dose] = relationship()
+
+
+class RecallNotification(Audited, Model):
+    """Who was told of the recall, how and when, and their acknowledgement: each site
+    holding doses, and the treating physician of each dose already given."""
+
+    __tablename__ = "recall_notification"
+    __table_args__ = (
+        CheckConstraint(enum_check("kind", NotificationKind), name="kind"),
+        CheckConstraint(enum_check("method", NotificationMethod), name="method"),
+        CheckConstraint("kind != 'physician' OR dose_id IS NOT NULL",
+                        name="physician_names_dose"),
+        CheckConstraint("kind != 'site' OR site IS NOT NULL", name="site_is_named"),
+        CheckConstraint("(acknowledged_at IS NULL) = (acknowledged_by IS NULL)",
+                        name="acknowledged_by"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recall.id"), index=True)
+    kind: Mapped[NotificationKind] = mapped_column(EnumString(NotificationKind, 10))
+    site: Mapped[str | None] = mapped_column(String(200))
+    dose_id: Mapped[int | None] = mapped_column(ForeignKey("dose.id"))
+    recipient: Mapped[str] = mapped_column(String(200))
+    method: Mapped[NotificationMethod] = mapped_column(EnumString(NotificationMethod, 10))
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    recall: Mapped[Recall] = relationship(back_populates="notifications")
+    dose: Mapped[Dose | None] = relationship()
+    recorded_by: Mapped[User] = relationship()

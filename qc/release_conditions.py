@@ -8,6 +8,10 @@ facts from the database and turns the list into a 409.
 An **exceptional release** (urgent medical need) may waive exactly two things
 (SPEC §3): a *missing* sterility result (not a failed one) and a donor whose
 screening is still *incomplete* (not ineligible). Everything else still holds.
+
+A **re-release** (SPEC §3b) starts from ``release_suspended`` and checks every
+condition again; a follow-up test resulted by then must have passed and been
+reviewed, and the post-release alerts of the batch must be closed (condition 2).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from batches.states import Origin, RecipientStatus
 from qc.evaluation import Evaluation
 
 WAIVABLE_STERILITY = "sterility"
+RELEASABLE_FROM = ("qc_review", "release_suspended")
+"""A first release is signed in QC review; a re-release when the release is suspended."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class DoseFact:
     code: str
     formulated_at: datetime
     events: Sequence[CustodyFact]  # in recording order
+    cryopreserved: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ class ReleaseFacts:
     doses: Sequence[DoseFact]
     signer: str
     signer_performed: Sequence[str] = field(default_factory=tuple)  # what the signer did
+    follow_up_results: dict[str, ResultFact] = field(default_factory=dict)
+    open_post_release_alerts: Sequence[str] = field(default_factory=tuple)
 
 
 def custody_chain_problems(dose: DoseFact) -> list[str]:
@@ -87,7 +96,8 @@ def custody_chain_problems(dose: DoseFact) -> list[str]:
     if not events:
         return [f"dose {dose.code} has no custody event"]
     problems = [f"dose {dose.code}: {problem}" for problem in chain_breaks(
-        [ChainLink(e.event, e.occurred_at, e.confirmed_by_scan) for e in events])]
+        [ChainLink(e.event, e.occurred_at, e.confirmed_by_scan) for e in events],
+        cryopreserved=dose.cryopreserved)]
     if events[0].occurred_at < dose.formulated_at:
         problems.append(f"dose {dose.code}'s first custody event is before its formulation")
     return problems
@@ -96,12 +106,14 @@ def custody_chain_problems(dose: DoseFact) -> list[str]:
 def unmet_conditions(facts: ReleaseFacts, *, exceptional: bool = False) -> list[Unmet]:
     """Every unmet release condition of SPEC §3 (empty: the batch may be signed)."""
     unmet: list[Unmet] = []
-    if facts.batch_status != BatchStatus.qc_review:
+    if facts.batch_status not in RELEASABLE_FROM:
         unmet.append(Unmet(0, f"the batch is {facts.batch_status.replace('_', ' ')}, "
                               "not in QC review"))
     unmet += _qc(facts, exceptional)
     unmet += [Unmet(2, f"deviation {d} is open") for d in facts.open_deviations]
     unmet += [Unmet(2, f"overdue-step alert open: {a}") for a in facts.open_overdue_alerts]
+    unmet += [Unmet(2, f"post-release alert open (QA closes it with an investigation): {a}")
+              for a in facts.open_post_release_alerts]
     if facts.origin == Origin.allogeneic:
         if facts.donor_quarantine and not (exceptional and facts.donor_incomplete):
             unmet += [Unmet(3, f"donor not eligible: {r}") for r in facts.donor_quarantine]
@@ -134,15 +146,32 @@ def _qc(facts: ReleaseFacts, exceptional: bool) -> list[Unmet]:
             unmet.append(Unmet(1, f"release test {test} failed its specification"))
         if not result.reviewed:
             unmet.append(Unmet(1, f"release test {test} is not reviewed by a second person"))
+    for test, result in sorted(facts.follow_up_results.items()):
+        if result.evaluation != "pass":
+            unmet.append(Unmet(1, f"follow-up test {test} failed its specification"))
+        if not result.reviewed:
+            unmet.append(Unmet(1, f"follow-up test {test} is not reviewed by a second person"))
     return unmet
+
+
+def waived_item_codes(facts: ReleaseFacts) -> dict[str, str]:
+    """What an exceptional release would release without, by item (``sterility``,
+    ``donor_screening``) with the text given to the physician (empty: nothing pending)."""
+    items: dict[str, str] = {}
+    if facts.release_tests is not None and WAIVABLE_STERILITY in facts.release_tests \
+            and WAIVABLE_STERILITY not in facts.results:
+        items["sterility"] = pending_text("sterility", facts.donor_code)
+    if facts.origin == "allogeneic" and facts.donor_quarantine and facts.donor_incomplete:
+        items["donor_screening"] = pending_text("donor_screening", facts.donor_code)
+    return items
+
+
+def pending_text(item: str, donor_code: str) -> str:
+    """How a pending item reads in the list given to the physician."""
+    return {"sterility": "sterility result pending",
+            "donor_screening": f"donor {donor_code} screening incomplete"}[item]
 
 
 def waived_items(facts: ReleaseFacts) -> list[str]:
     """What an exceptional release would release without (empty: nothing is pending)."""
-    items = []
-    if facts.release_tests is not None and WAIVABLE_STERILITY in facts.release_tests \
-            and WAIVABLE_STERILITY not in facts.results:
-        items.append("sterility result pending")
-    if facts.origin == Origin.allogeneic and facts.donor_quarantine and facts.donor_incomplete:
-        items.append(f"donor {facts.donor_code} screening incomplete")
-    return items
+    return list(waived_item_codes(facts).values())

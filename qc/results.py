@@ -9,10 +9,12 @@
 * A correction needs a reason, keeps the old value in the audit trail, is
   re-evaluated, and needs a fresh review. A correction after release changes the
   signed batch record, so the release signature shows as invalidated.
-* Results are entered while the batch is being made or in QC review (or on hold);
-  after an exceptional release, follow-up results (e.g. the 14-day sterility) are
-  still accepted and flagged ``after_release``; a rejected or (normally) released
-  batch takes no new results.
+* Results are entered while the batch is being made or in QC review (or on hold),
+  and after release (released, suspended or recalled), flagged ``after_release``:
+  follow-up tests (SPEC §2 timing ``follow_up``), an exceptional release's pending
+  sterility, or a retest; what each means for the release is :mod:`qc.post_release`
+  (a failure after release is a post-release failure). A rejected batch takes no
+  new results.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from batches.common import get_or_404, refuse_future
-from batches.lifecycle import BatchStatus
+from batches.lifecycle import RELEASED_ONCE, BatchStatus
 from batches.models import Batch
 from lims import clock
 from lims.audit import reason as audit_reason
@@ -31,9 +33,9 @@ from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
 from lims.errors import BadRequest, Conflict
-from qc import deviations
+from qc import deviations, post_release
 from qc.evaluation import ResultRefused, evaluate
-from qc.models import Evaluation, ExceptionalRelease, ExceptionalReleaseStatus, QcResult
+from qc.models import Evaluation, QcResult
 from qc.specifications import criterion, find_spec_test
 
 OPEN_FOR_RESULTS = frozenset({BatchStatus.registered, BatchStatus.in_culture,
@@ -50,22 +52,14 @@ def _evaluate(spec_test, value, unit, outcome) -> Evaluation:
                          details={"fields": refused.fields}) from None
 
 
-def _released_exceptionally(batch: Batch) -> bool:
-    return db.session.scalar(select(ExceptionalRelease.id).where(
-        ExceptionalRelease.batch_id == batch.id,
-        ExceptionalRelease.status == ExceptionalReleaseStatus.released)) is not None
-
-
 @user_is_actor
 def enter_result(batch: Batch, data: dict[str, Any], user: User) -> QcResult:
-    """Record a QC result and evaluate it (SPEC §2); a fail opens a deviation."""
-    after_release = False
-    if batch.status not in OPEN_FOR_RESULTS:
-        if batch.status == BatchStatus.released and _released_exceptionally(batch):
-            after_release = True
-        else:
-            raise Conflict("The batch takes no more QC results.",
-                           [f"the batch is {batch.status.replace('_', ' ')}"])
+    """Record a QC result and evaluate it (SPEC §2); a fail opens a deviation. After
+    release, :func:`qc.post_release.after_new_result` judges what it means (SPEC §3b)."""
+    after_release = BatchStatus(batch.status) in RELEASED_ONCE
+    if batch.status not in OPEN_FOR_RESULTS and not after_release:
+        raise Conflict("The batch takes no more QC results.",
+                       [f"the batch is {batch.status.replace('_', ' ')}"])
     if data.get("sampled_at") is not None:
         refuse_future(data["sampled_at"], "sampled_at")
     spec_test = find_spec_test(batch, data["test"], data.get("stage"))
@@ -83,6 +77,8 @@ def enter_result(batch: Batch, data: dict[str, Any], user: User) -> QcResult:
     db.session.flush()
     if evaluation == Evaluation.failed:
         deviations.open_for_result(result, user)
+    if after_release:
+        post_release.after_new_result(result, user)
     return result
 
 
@@ -160,4 +156,16 @@ def correct_result(result: QcResult, changes: dict[str, Any], reason: str,
         db.session.flush()
         if evaluation == Evaluation.failed:
             deviations.open_for_result(result, user)
+        post_release.after_result_corrected(result, user, reason.strip())
     return result
+
+
+def result_lookback_start(result_id: int):
+    """Where a look-back from a QC result starts (SPEC §3b, "from a failed test"): its
+    batch — registered with :func:`batches.lookback.add_lookback_source`."""
+    from batches.lookback import LookbackStart
+
+    result = get_result(result_id)
+    return LookbackStart(f"{result.test} result #{result.id} ({result.reported}, "
+                         f"{result.evaluation}) of batch {result.batch.batch_number}",
+                         batch_ids=[result.batch_id])

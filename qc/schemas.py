@@ -7,11 +7,19 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from batches.schemas import ChangeQuerySchema, ChangeSchema, StrictFloat
+from batches.schemas import ChangeQuerySchema, ChangeSchema, StrictFloat, when
 from lims.auth.schemas import SignatureSchema
 from lims.schemas import CorrectionSchema, RecordedTime, StrictSchema, text
 from qc.evaluation import OUTCOMES
-from qc.models import Comparator, CriterionKind, Stage
+from qc.models import (
+    Comparator,
+    CriterionKind,
+    Disposition,
+    NotificationKind,
+    NotificationMethod,
+    Stage,
+    Timing,
+)
 from qc.spec_diff import criterion_text
 
 TEST_CODE = validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$",
@@ -98,6 +106,10 @@ class SpecTestInSchema(StrictSchema):
     limit_value = StrictFloat(allow_none=True)
     unit = fields.String(allow_none=True, validate=validate.Length(1, 20))
     expected_outcome = fields.String(allow_none=True, validate=validate.OneOf(OUTCOMES))
+    timing = fields.String(load_default=Timing.release.value,
+                           validate=validate.OneOf([t.value for t in Timing]), metadata={
+                               "description": "release (resulted before release, a release "
+                                              "condition) | follow_up (resulted after it)"})
 
     @ma.validates_schema
     def criterion_fits_kind(self, data: dict[str, Any], **_kwargs) -> None:
@@ -146,6 +158,7 @@ class SpecTestSchema(StrictSchema):
     limit_value = fields.Float(allow_none=True)
     unit = fields.String(allow_none=True)
     expected_outcome = fields.String(allow_none=True)
+    timing = fields.String()
     criterion = fields.String(attribute="criterion_text")
 
 
@@ -234,14 +247,34 @@ class SignatureInfoSchema(StrictSchema):
     valid = fields.Boolean()
 
 
+class FollowUpSchema(StrictSchema):
+    """A pending item of an exceptional release that arrived, and the physician told."""
+
+    id = fields.Integer()
+    item = fields.String(metadata={"description": "sterility | donor_screening"})
+    arrived_at = fields.DateTime()
+    outcome = fields.String()
+    failed = fields.Boolean()
+    qc_result_id = fields.Integer(allow_none=True)
+    donor_screening_id = fields.Integer(allow_none=True)
+    physician_notified = fields.Function(lambda f: f.physician_notified_at is not None)
+    physician_name = fields.String(allow_none=True)
+    method = fields.String(allow_none=True)
+    physician_notified_at = fields.DateTime(allow_none=True)
+    notified_by = fields.Function(lambda f: _username(f.notified_by))
+    notes = fields.String(allow_none=True)
+
+
 class ExceptionalInfoSchema(StrictSchema):
     id = fields.Integer()
     status = fields.String()
     physician_name = fields.String()
     physician_request = fields.String()
-    pending_items = fields.List(fields.String())
+    pending_items = fields.List(fields.String(), metadata={
+        "description": "what was incomplete, as given to the physician"})
     requested_at = fields.DateTime()
     released_at = fields.DateTime(allow_none=True)
+    follow_ups = fields.List(fields.Nested(FollowUpSchema))
 
 
 class UnmetSchema(StrictSchema):
@@ -253,8 +286,14 @@ class ReleaseInfoSchema(StrictSchema):
     batch_id = fields.Integer()
     batch_number = fields.String()
     status = fields.String()
-    released = fields.Boolean()
+    released = fields.Boolean(metadata={"description": "released now (false while suspended "
+                                                       "or recalled)"})
     rejected = fields.Boolean()
+    signed = fields.Boolean(metadata={"description": "a release was signed at least once"})
+    suspended = fields.Boolean()
+    recalled = fields.Boolean()
+    holds = fields.Boolean(metadata={"description": "released, and every signature holds"})
+    suspended_because = fields.List(fields.String())
     urgent_medical_need = fields.Boolean()
     statement = fields.String(allow_none=True)
     signatures = fields.List(fields.Nested(SignatureInfoSchema))
@@ -276,3 +315,122 @@ class QueueEntrySchema(StrictSchema):
     registered_at = fields.DateTime()
     ready = fields.Boolean()
     unmet = fields.List(fields.Nested(UnmetSchema))
+
+
+# -- recall (SPEC §3b) -------------------------------------------------------------------
+
+
+class RecallSchema(StrictSchema):
+    password = text(256)
+    meaning = fields.String(required=True, validate=validate.OneOf(["approval"]))
+    reason = text(2000)
+
+
+class RecallCloseSchema(StrictSchema):
+    password = text(256)
+    meaning = fields.String(required=True, validate=validate.OneOf(["approval"]))
+    summary = text(4000, required=False)
+
+
+class DispositionSchema(StrictSchema):
+    disposition = fields.String(required=True, validate=validate.OneOf(
+        [d.value for d in Disposition]), metadata={
+            "description": "returned (received back at the processing facility) | disposed"})
+    scanned_code = text(500, metadata={"description": "the dose label's Data Matrix as read"})
+    location = text(200, required=False, metadata={
+        "description": "disposed: where (default: where the dose is)"})
+    to_person = text(200, required=False, metadata={"description": "returned: the receiver"})
+    temperature_c = StrictFloat(validate=validate.Range(-273.15, 100))
+    occurred_at = when()
+    notes = text(1000, required=False, metadata={"description": "required when disposed"})
+
+    @ma.validates_schema
+    def disposal_has_reason(self, data: dict[str, Any], **_kwargs) -> None:
+        if data["disposition"] == Disposition.disposed and not (data.get("notes") or "").strip():
+            raise ma.ValidationError("say why the dose is disposed", "notes")
+
+
+class NotificationCreateSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(
+        [k.value for k in NotificationKind]), metadata={
+            "description": "site (each site holding doses) | physician (of a dose given)"})
+    site = text(200, required=False, metadata={"description": "required for a site"})
+    dose_id = fields.Integer(strict=True, validate=validate.Range(1, 2**31 - 1), metadata={
+        "description": "required for a physician: the administered dose"})
+    recipient = text(200, metadata={"description": "who was told (name, role)"})
+    method = fields.String(required=True, validate=validate.OneOf(
+        [m.value for m in NotificationMethod]))
+    notified_at = when()
+    acknowledged_by = text(200, required=False)
+    acknowledged_at = when()
+    notes = text(2000, required=False)
+
+    @ma.validates_schema
+    def names_what_it_needs(self, data: dict[str, Any], **_kwargs) -> None:
+        if data["kind"] == NotificationKind.site and not (data.get("site") or "").strip():
+            raise ma.ValidationError("a site notification names the site", "site")
+        if data["kind"] == NotificationKind.physician and data.get("dose_id") is None:
+            raise ma.ValidationError("a physician notification names the dose", "dose_id")
+
+
+class AcknowledgementSchema(StrictSchema):
+    acknowledged_by = text(200)
+    acknowledged_at = when()
+
+
+class NotificationSchema(StrictSchema):
+    id = fields.Integer()
+    kind = fields.String()
+    site = fields.String(allow_none=True)
+    dose_id = fields.Integer(allow_none=True)
+    recipient = fields.String()
+    method = fields.String()
+    notified_at = fields.DateTime()
+    recorded_by = fields.Function(lambda n: n.recorded_by.username)
+    acknowledged_at = fields.DateTime(allow_none=True)
+    acknowledged_by = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+
+
+class RecallDoseSchema(StrictSchema):
+    id = fields.Integer()
+    code = fields.String()
+    status = fields.String(metadata={"description": "the dose's status now"})
+    status_at_recall = fields.String()
+    location = fields.String(allow_none=True, metadata={
+        "description": "its last custody location when recalled"})
+    holder = fields.String(allow_none=True, metadata={"description": "who held it then"})
+    site = fields.String(allow_none=True, metadata={
+        "description": "the site holding it (or where it was given) outside the facility"})
+    administered = fields.Boolean()
+    disposition = fields.String(allow_none=True, metadata={"description": "returned | disposed"})
+    disposition_at = fields.DateTime(allow_none=True)
+    custody_event_id = fields.Integer(allow_none=True)
+    physician_notified = fields.Boolean()
+
+
+class RecallRecordSchema(StrictSchema):
+    id = fields.Integer()
+    batch_id = fields.Integer()
+    batch_number = fields.String()
+    status = fields.String(metadata={"description": "the batch's status: recalled"})
+    state = fields.String(metadata={"description": "open | closed"})
+    reason = fields.String()
+    recalled_at = fields.DateTime()
+    signature = fields.Nested(SignatureSchema)
+    closed_at = fields.DateTime(allow_none=True)
+    closure_signature = fields.Nested(SignatureSchema, allow_none=True)
+    closing_summary = fields.String(allow_none=True)
+    doses = fields.List(fields.Nested(RecallDoseSchema))
+    sites = fields.List(fields.String())
+    notifications = fields.List(fields.Nested(NotificationSchema))
+    missing = fields.List(fields.String(), metadata={
+        "description": "what stands between the recall and its closure"})
+
+
+class PhysicianNotificationSchema(StrictSchema):
+    physician_name = text(200)
+    method = fields.String(required=True, validate=validate.OneOf(
+        [m.value for m in NotificationMethod]))
+    notified_at = when()
+    notes = text(2000, required=False)

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from batches.lifecycle import BatchStatus
 from batches.models import Batch, Dose
-from lims.alerts.models import AlertKind
 from lims.alerts.services import Cause, reconcile
 from lims.db import db
+from qc.alerts import QcAlert
+from qc.models import Timing
 from qc.results import counting_results
 from qc.specifications import spec_for_batch
 
@@ -30,12 +31,13 @@ def _due_hours(test: str) -> float:
 
 
 def missing_release_results(batch: Batch, formulated_at: datetime, now: datetime) -> list[str]:
-    """Release tests of the batch's spec still without a result past their turnaround."""
+    """Release tests of the batch's spec still without a result past their turnaround
+    (``follow_up`` tests are resulted after release: not pending here)."""
     spec = spec_for_batch(batch)
     if spec is None:
         return []
     resulted = counting_results(batch)
-    return [t.test for t in spec.tests if t.test not in resulted
+    return [t.test for t in spec.tests if t.test not in resulted and t.timing == Timing.release
             and formulated_at + timedelta(hours=_due_hours(t.test)) < now]
 
 
@@ -55,5 +57,5 @@ def qc_pending_causes(now: datetime) -> list[Cause]:
 
 def qc_pending(now: datetime) -> dict:
     """Sweep job: open/resolve ``qc_pending`` alerts."""
-    opened, resolved = reconcile(AlertKind.qc_pending, qc_pending_causes(now))
+    opened, resolved = reconcile(QcAlert.qc_pending, qc_pending_causes(now))
     return {"opened": len(opened), "resolved": len(resolved)}

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.records",
     "tests.fixtures.lab",
     "tests.fixtures.qc",
+    "tests.fixtures.release",
 ]

@@ -61,7 +61,7 @@ def test_bedside_mismatch_is_shown_and_a_match_is_recorded(app, tech_web, lab,
     batch, [dose, _] = formulated(lab)
     release(app, batch["id"])
     dose = dose_json(lab, dose["id"])
-    for event in ("retrieved", "shipped", "received"):
+    for event in ("retrieved", "shipped", "received", "thawed"):  # MSC is cryopreserved
         custody(lab, dose, event)
     patient = lab.client.get(f"/api/v1/subjects/{batch['recipient_id']}", headers=lab.tech).json
     token = csrf_token(tech_web, "/bedside")

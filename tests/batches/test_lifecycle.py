@@ -59,10 +59,24 @@ def test_resume_needs_a_hold_and_a_known_previous_state():
 
 
 def test_final_states_allow_nothing():
-    assert allowed_actions(S.released) == set()
     assert allowed_actions(S.rejected) == set()
+    assert allowed_actions(S.recalled) == set()
     assert A.resume in allowed_actions(S.on_hold)
-    assert all(origin not in (S.released, S.rejected) for origin, _ in TRANSITIONS)
+    assert all(origin not in (S.recalled, S.rejected) for origin, _ in TRANSITIONS)
+
+
+def test_a_release_can_be_suspended_re_released_or_recalled():
+    """SPEC §3b: released ↕ release_suspended → recalled."""
+    assert allowed_actions(S.released) == {A.suspend, A.recall}
+    assert next_status(S.released, A.suspend) is S.release_suspended
+    assert next_status(S.release_suspended, A.release) is S.released
+    assert next_status(S.release_suspended, A.recall) is S.recalled
+    assert next_status(S.released, A.recall) is S.recalled
+    for refused in (A.hold, A.reject, A.suspend):
+        with pytest.raises(TransitionRefused):
+            next_status(S.release_suspended, refused)
+    with pytest.raises(TransitionRefused):
+        next_status(S.qc_review, A.recall)
 
 
 def test_steps_fit_states():

@@ -66,6 +66,13 @@ ROLE_OF = {
     ("POST", "/api/v1/batches/{batch_id}/exceptional-release"): "qa",
     ("POST", "/api/v1/batches/{batch_id}/exceptional-release/approve"): "qa",
     ("GET", "/api/v1/batches/{batch_id}/audit-bundle.json"): "qa",
+    ("POST", "/api/v1/alerts/{alert_id}/close"): "qa",
+    ("POST", "/api/v1/batches/{batch_id}/recall"): "qa",
+    ("POST", "/api/v1/batches/{batch_id}/recall/notifications"): "qa",
+    ("POST", "/api/v1/batches/{batch_id}/recall/close"): "qa",
+    ("POST", "/api/v1/recall-notifications/{notification_id}/acknowledge"): "qa",
+    ("POST", "/api/v1/exceptional-release-follow-ups/{follow_up_id}/physician-notification"):
+        "qa",
 }
 ROLES = ("technician", "qa", "admin")
 REAL_ID_SHARE = 0.7
@@ -119,6 +126,27 @@ def fuzz_lab(app, client, make_user):
         "reason": "fuzz: a change to decide", "tests": [
             {k: t[k] for k in ("test", "name", "kind", "comparator", "limit_value", "unit",
                                "expected_outcome")} for t in spec["tests"][1:]]})
+    recalled = lab.released_nk("FZ-RCL")  # SPEC §3b: a recall with a site notification
+    moved = lab.get("technician", f"/batches/{recalled['id']}/doses")[0]
+    matrix = lab.get("technician", f"/doses/{moved['id']}")["barcodes"]["matrix"]
+    for event, where in (("retrieved", "cleanroom"), ("shipped", "courier"),
+                         ("received", "ward")):
+        lab.post("technician", f"/doses/{moved['id']}/custody",
+                 {"event": event, "location": where, "scanned_code": matrix})
+    lab.post("qa", f"/batches/{recalled['id']}/recall",
+             {"password": TEST_PASSWORD, "meaning": "approval", "reason": "fuzz recall"})
+    lab.post("qa", f"/batches/{recalled['id']}/recall/notifications",
+             {"kind": "site", "site": "ward", "recipient": "Head nurse", "method": "phone"})
+    donor = lab.post("technician", "/subjects", {
+        "code": "FZ-DONOR", "kind": "donor", "initials": "FD", "date_of_birth": "1990-01-01"})
+    lab.post("technician", f"/subjects/{donor['id']}/donor-screening", {
+        "specimen_collected_at": datetime.now(UTC).isoformat(),
+        "markers": {m: "negative" for m in ("hiv_1", "hiv_2", "hbsag", "anti_hbc",
+                                            "hcv_antibody", "hcv_nat", "syphilis", "htlv",
+                                            "cmv")}})
+    screening = lab.get("technician", f"/subjects/{donor['id']}/donor-screenings")[0]
+    lab.post("technician", f"/donor-screenings/{screening['id']}/corrections",
+             {"markers": {"cmv": "reactive"}, "reason": "fuzz correction"})
     return {"app": app, "client": client, "tokens": tokens, "users": users,
             "ids": _real_ids(app, users), "answers": Counter(),
             "password_hashes": _password_hashes(app, users)}
@@ -188,7 +216,9 @@ def _real_ids(app, users: dict[str, int]) -> dict[str, list]:
     tables = {"subject_id": "subject", "collection_id": "collection", "batch_id": "batch",
               "step_id": "culture_step", "dose_id": "dose", "result_id": "qc_result",
               "deviation_id": "deviation", "alert_id": "alert", "spec_id": "qc_specification",
-              "template_id": "process_template", "change_id": "change_proposal"}
+              "template_id": "process_template", "change_id": "change_proposal",
+              "notification_id": "recall_notification", "screening_id": "donor_screening",
+              "correction_id": "donor_marker_correction"}
     with app.app_context():
         ids = {name: [row[0] for row in db.session.execute(text(f"SELECT id FROM {table}"))]
                for name, table in tables.items()}

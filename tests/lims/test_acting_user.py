@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from batches.alerts import BatchAlert
 from lims.alerts import services as alerts
-from lims.alerts.models import AlertKind
 from lims.audit import AuditEntry
 from lims.audit.context import acting_as, current_actor, set_actor, user_is_actor
 from lims.auth import services
@@ -31,7 +31,7 @@ def test_a_signature_and_an_acknowledgement_audit_the_user_they_are_given(app, m
         qa, tech = services.get_user(qa_id), services.get_user(tech_id)
         call_as(qa, services.sign, password=TEST_PASSWORD, meaning="approval",
                 entity_type="batch", entity_id=1, content={"batch": 1})
-        alert, _created = alerts.raise_alert(AlertKind.identity_mismatch,
+        alert, _created = alerts.raise_alert(BatchAlert.identity_mismatch,
                                              alerts.Cause("dose", "1", "wrong patient"))
         call_as(tech, alerts.acknowledge, alert, comment="dose returned to storage")
 

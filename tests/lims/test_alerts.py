@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import exc, func, select
 
+from batches.alerts import BatchAlert
 from lims.alerts import services
-from lims.alerts.models import Alert, AlertKind
+from lims.alerts.models import Alert
 from lims.alerts.services import Cause
 from lims.db import db
 from lims.extension_points import add_sweep_task
@@ -18,7 +19,7 @@ def causes(app):
     current: list[Cause] = []
 
     def task(_now):
-        opened, resolved = services.reconcile(AlertKind.overdue_step, current)
+        opened, resolved = services.reconcile(BatchAlert.overdue_step, current)
         return {"opened": len(opened), "resolved": len(resolved)}
 
     add_sweep_task(app, "test_overdue", task)
@@ -32,7 +33,7 @@ def _open_count(app, kind="overdue_step"):
 
 
 def test_sweep_opens_one_alert_however_often_it_runs(app, runner, causes):
-    causes.append(Cause("culture_step", "11", "Media change overdue", batch_id=3))
+    causes.append(Cause("culture_step", "11", "Media change overdue"))
     for _ in range(3):
         result = runner.invoke(args=["lims", "sweep"])
         assert result.exit_code == 0, result.output
@@ -103,19 +104,21 @@ def test_alerts_api_lists_open_ones_and_acknowledging_needs_a_comment(app, clien
                            json={"comment": "x"}).status_code == 404
 
 
-def test_identity_mismatch_alert_is_resolved_by_acknowledgement(app, make_user):
+def test_identity_mismatch_alert_is_not_resolved_by_acknowledgement(app, make_user):
+    """SPEC §3b: an event alert is closed by QA with an investigation; acknowledging it
+    only says it was seen (it used to resolve it)."""
     user_id, _ = make_user("qa")
     from lims.auth.services import get_user
 
     with app.app_context():
         alert, created = services.raise_alert(
-            AlertKind.identity_mismatch, Cause("dose", "5", "Wrong patient scanned"))
+            BatchAlert.identity_mismatch, Cause("dose", "5", "Wrong patient scanned"))
         assert created
         again, created_again = services.raise_alert(
-            AlertKind.identity_mismatch, Cause("dose", "5", "Wrong patient scanned"))
+            BatchAlert.identity_mismatch, Cause("dose", "5", "Wrong patient scanned"))
         assert not created_again and again.id == alert.id
         services.acknowledge(alert, get_user(user_id), "Dose returned to storage")
-        assert alert.resolved_at is not None and alert.resolution == "acknowledged"
+        assert alert.resolved_at is None and alert.acknowledged_at is not None
 
 
 def test_dashboard_shows_open_alerts_and_acknowledge_form(client, runner, causes, login_as):

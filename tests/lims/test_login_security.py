@@ -166,7 +166,8 @@ def test_logins_and_failures_are_audited_with_the_person_as_actor(app, client, m
     assert "wrong-password-x" not in failed.changes
     with app.app_context():
         actors = {e.actor_username for e in db.session.scalars(select(AuditEntry).where(
-            AuditEntry.entity_id == str(user_id), AuditEntry.action != "create"))}
+            AuditEntry.entity_type == "user_account", AuditEntry.entity_id == str(user_id),
+            AuditEntry.action != "create"))}
         assert actors == {"tina"}, "nothing about a login is recorded as 'system'"
 
 

@@ -12,8 +12,9 @@ from markupsafe import escape
 from marshmallow import fields, validate
 from sqlalchemy import select
 
+from batches.alerts import BatchAlert
 from lims.alerts import services as alerts
-from lims.alerts.models import Alert, AlertKind
+from lims.alerts.models import Alert
 from lims.db import db
 from lims.errors import BadRequest, Conflict
 from lims.extension_points import add_section
@@ -122,7 +123,7 @@ def test_the_page_shows_on_get_and_the_role_check_comes_before_the_form(client, 
 
 def test_acknowledging_an_alert_on_the_page(app, client, login_as):
     with app.app_context():
-        alert, _created = alerts.raise_alert(AlertKind.overdue_step,
+        alert, _created = alerts.raise_alert(BatchAlert.overdue_step,
                                              alerts.Cause("culture_step", "1", "Step overdue"))
         db.session.commit()
         alert_id = alert.id

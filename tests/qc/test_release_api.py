@@ -67,12 +67,12 @@ def test_condition_1_missing_failed_and_unreviewed_results_are_named(qlab):
 def test_condition_2_open_deviation_and_overdue_alert(qlab, app):
     batch = qlab.ready()
     qlab.post(f"/batches/{batch['id']}/deviations", {"description": "incubator door open"})
-    from lims.alerts.models import AlertKind
+    from batches.alerts import BatchAlert
     from lims.alerts.services import Cause, raise_alert
     from lims.db import db
 
     with app.app_context():
-        raise_alert(AlertKind.overdue_step, Cause("culture_step", "999", "media change overdue",
+        raise_alert(BatchAlert.overdue_step, Cause("culture_step", "999", "media change overdue",
                                                   batch_id=batch["id"]))
         db.session.commit()
     response = qlab.release(batch, status=409)
@@ -198,7 +198,7 @@ def test_changed_result_after_release_invalidates_the_signature(qlab, client):
     qlab.post(f"/qc-results/{viability['id']}/correct",
               {"value": 88.0, "unit": "%", "reason": "transcription error"}, status=200)
     info = client.get(f"/api/v1/batches/{batch['id']}/release", headers=qlab.tech).json
-    assert info["status"] == "released"
+    assert info["status"] == "release_suspended"  # SPEC §3b: the change suspends it at once
     assert info["valid"] is False and info["invalidated"] is True
     assert info["signatures"][0]["valid"] is False
 
