@@ -19,8 +19,8 @@ from batches.culture import current_passage, is_due, step_state
 from batches.lifecycle import BatchStatus, step_refusals
 from batches.models import (
     CONTRAINDICATIONS,
-    CorrectionStatus,
     MARKERS,
+    CorrectionStatus,
     MarkerResult,
     Origin,
     Source,

@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     from batches.lookback import add_lookback_source
     from batches.screening import add_screening_listener
     from batches.tasks import add_overdue_step_listener
+    from lims.auth import add_signing_act
     from lims.extension_points import (
         NavItem,
         add_link,
@@ -24,10 +25,8 @@ def init_app(app: Flask) -> None:
         add_section,
         add_sweep_task,
     )
-    from lims.auth import add_signing_act
     from lims.extensions import rest_api
-    from qc import alerts, api, models, tasks, views  # noqa: F401 — models: tables in the metadata
-    from qc import post_release_views, recall
+    from qc import alerts, api, models, post_release_views, recall, tasks, views  # noqa: F401 — models: tables in the metadata
     from qc.post_release import on_screening_change
     from qc.release import release_check
     from qc.services import open_deviation_for_overdue_step, result_lookback_start

@@ -175,7 +175,6 @@ def test_notifications_acknowledgements_and_closing(app, client, login_as, rlab,
     rlab.post(f"/doses/{b['id']}/recall-disposition",
               {"disposition": "disposed", "scanned_code": b["barcodes"]["matrix"],
                "notes": "destroyed on the ward", "location": "Ward 5"})
-    notes = f"/batches/{batch['id']}/recall/notifications"
     page = f"/qc/batches/{batch['id']}/recall"
     close = f"/qc/batches/{batch['id']}/recall/close"
     notify = f"/qc/batches/{batch['id']}/recall/notifications"
