@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from batches import services as batch_services
 from batches.lifecycle import BatchStatus
@@ -45,8 +46,6 @@ RECALLABLE = (BatchStatus.released, BatchStatus.release_suspended)
 
 
 def _recall_of(batch: Batch) -> Recall | None:
-    from sqlalchemy import select
-
     return db.session.scalar(select(Recall).where(Recall.batch_id == batch.id))
 
 
