@@ -49,6 +49,15 @@ def identity_mismatches(dose: Dose, scanned_code: str, patient_code: str,
     if patient_date_of_birth != recipient.date_of_birth:
         reasons.append(f"date of birth {patient_date_of_birth.isoformat()} is not the intended "
                        "recipient's")
+    return reasons + giving_refusals(dose)
+
+
+def giving_refusals(dose: Dose) -> list[str]:
+    """Why the dose may not be given to anyone now, wherever it is (SPEC §3b, §5): its
+    batch's release does not hold (not released, suspended — with the causes —, recalled,
+    or its signed record changed), the dose is rejected, disposed or already given, or it
+    has passed its effective expiry (the post-thaw expiry of a thawed dose included)."""
+    reasons: list[str] = []
     problems = release_problems(dose.batch)
     if problems:
         note = release_block_note(dose.batch)
@@ -61,6 +70,33 @@ def identity_mismatches(dose: Dose, scanned_code: str, patient_code: str,
         thawed = " (post-thaw expiry)" if expiry == dose.post_thaw_expires_at else ""
         reasons.append(f"the dose expired at {expiry.isoformat()}{thawed}")
     return reasons
+
+
+def custody_refusals(dose: Dose, previous: CustodyEvent | None) -> list[str]:
+    """Why the dose cannot be given where it is now, ``previous`` being its last custody
+    event (SPEC §5): e.g. still stored at the facility, or cryopreserved and not thawed.
+    The release refusals are :func:`giving_refusals`'."""
+    return [r for r in event_refusals(ADMINISTERED, previous.event if previous else None,
+                                      batch_status=dose.batch.status,
+                                      cryopreserved=dose.cryopreserved)
+            if "not released" not in r and "release is suspended" not in r
+            and "recalled" not in r]  # counted by giving_refusals
+
+
+def administration_blocks(dose: Dose) -> list[str]:
+    """Why the dose may not be given now, whoever the patient (SPEC §3b, §5): what the
+    bedside shows as soon as the dose label is scanned, before the patient is checked —
+    the same reasons :func:`administer_dose` refuses with, the patient's aside."""
+    return giving_refusals(dose) + custody_refusals(dose, last_event(dose))
+
+
+def scanned_dose_refusals(dose: Dose, scanned_code: str) -> list[str]:
+    """What the bedside shows as soon as a dose label is scanned, before the patient is
+    identified (SPEC §3b, §5; empty: go on to the patient): the scan is not this dose's
+    label, or the dose may not be given now (:func:`administration_blocks`). Reads only:
+    the administration itself checks everything again and records a refusal."""
+    problem = scan_problem(dose, scanned_code)
+    return [problem] if problem else administration_blocks(dose)
 
 
 @user_is_actor
@@ -77,11 +113,7 @@ def administer_dose(dose: Dose, data: dict[str, Any], user: User) -> CustodyEven
     occurred_at = data.get("occurred_at") or now
     refuse_future(occurred_at, "occurred_at")
     previous = last_event(dose)
-    custody = [r for r in event_refusals(ADMINISTERED, previous.event if previous else None,
-                                         batch_status=dose.batch.status,
-                                         cryopreserved=dose.cryopreserved)
-               if "not released" not in r and "release is suspended" not in r
-               and "recalled" not in r]  # already counted as a mismatch
+    custody = custody_refusals(dose, previous)
     if previous is not None and occurred_at < previous.occurred_at:
         custody.append(f"{occurred_at.isoformat()} is before the dose's last custody event")
     if mismatches or custody:

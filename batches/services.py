@@ -23,7 +23,12 @@ them so callers (views, the API, ``qc``) have one place to import from:
 
 from __future__ import annotations
 
-from batches.administration import administer_dose
+from batches.administration import (
+    administer_dose,
+    administration_blocks,
+    giving_refusals,
+    scanned_dose_refusals,
+)
 from batches.batch_records import (
     active_template,
     add_release_check,
@@ -70,7 +75,12 @@ from batches.culture import (
     step_state,
     update_product,
 )
-from batches.custody import custody_chain_breaks, custody_events, record_custody_event
+from batches.custody import (
+    custody_chain_breaks,
+    custody_events,
+    last_event,
+    record_custody_event,
+)
 from batches.doses import barcode_texts, formulate, get_dose
 from batches.screening import (
     correct_donor_markers,
@@ -92,9 +102,10 @@ __all__ = [
     "TEMPLATE", "approve_change", "describe_change", "find_change", "find_template_version",
     "get_template_change",
     "list_changes", "propose_template_change", "reject_change", "withdraw_change",
-    "active_template", "add_release_check", "administer_dose", "mark_recalled",
+    "active_template", "add_release_check", "administer_dose", "administration_blocks",
+    "giving_refusals", "mark_recalled", "scanned_dose_refusals",
     "open_suspensions", "release_problems", "suspend_release", "suspensions",
-    "custody_chain_breaks", "record_custody_event",
+    "custody_chain_breaks", "last_event", "record_custody_event",
     "barcode_texts", "correct_step", "custody_events", "determine_eligibility",
     "due_steps", "find_product", "formulate", "get_batch", "get_collection", "get_dose",
     "get_step", "get_subject", "get_template", "hold_batch", "is_quarantined",

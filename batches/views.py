@@ -20,6 +20,7 @@ from batches.lifecycle import BatchStatus, step_refusals
 from batches.models import (
     CONTRAINDICATIONS,
     MARKERS,
+    CorrectionStatus,
     MarkerResult,
     Origin,
     Source,
@@ -36,6 +37,7 @@ from batches.schemas import (
     CustodyEventCreateSchema,
     DonorScreeningSchema,
     FormulationSchema,
+    MarkerCorrectionCreateSchema,
     ReasonSchema,
     RecipientScreeningSchema,
     SignatureInputSchema,
@@ -111,7 +113,33 @@ def _subject_page(subject_id: int, status: int = 200, errors: dict | None = None
         donor_screening=services.latest_donor_screening(subject),
         collections=list_collections(subject_id=subject.id),
         contraindications=CONTRAINDICATIONS, markers=MARKERS,
-        marker_results=list(MarkerResult), now_local=now_local_input()), status
+        marker_results=list(MarkerResult), now_local=now_local_input(),
+        history=_donor_history(subject)), status
+
+
+HISTORY_PAGE = 20
+
+
+def _donor_history(subject) -> dict[str, Any] | None:
+    """The donor's screening history, oldest first, a page at a time (``?after=<last id>``),
+    each row with its corrections and whether it is the row of its specimen that a
+    correction may change (SPEC §2: results are a history)."""
+    from batches.screening import marker_corrections, specimen_screenings
+
+    if subject.kind != SubjectKind.donor:
+        return None
+    after = request.args.get("after", "0")
+    rows = services.donor_screenings(subject, after=int(after) if after.isdigit() else 0,
+                                     limit=HISTORY_PAGE)
+    entries = []
+    for row in rows:
+        latest = specimen_screenings(subject, row.specimen_collected_at)[-1]
+        corrections = marker_corrections(row)
+        entries.append({"screening": row, "corrections": corrections,
+                        "correctable": latest.id == row.id
+                        and not any(c.status == CorrectionStatus.pending for c in corrections)})
+    return {"entries": entries, "after": after if after.isdigit() and after != "0" else None,
+            "next_after": rows[-1].id if len(rows) == HISTORY_PAGE else None}
 
 
 @bp.route("/subjects/<int:subject_id>")
@@ -149,6 +177,60 @@ def donor_eligibility(subject_id: int):
                       subject, data["password"], data["meaning"], user),
                   done=Done(f"Donor {subject.code} signed eligible.", _subject_url(subject_id)),
                   page=partial(_subject_page, subject_id))
+
+
+@bp.route("/donor-screenings/<int:screening_id>/corrections", methods=["POST"])
+@role_required(*WRITERS)
+def correct_donor_markers(screening_id: int):
+    """Correct recorded markers with a reason (SPEC §2); it counts once a second person
+    verifies it."""
+    screening = services.get_donor_screening(screening_id)
+    return submit(MarkerCorrectionCreateSchema(), lambda data, user: (
+                      services.correct_donor_markers(screening, data["markers"], data["reason"],
+                                                     user)),
+                  done=lambda correction: Done(
+                      f"Correction #{correction.id} entered: it counts once a second person "
+                      "verifies it.", _subject_url(screening.subject_id) + "#donor-history"),
+                  page=partial(_subject_page, screening.subject_id))
+
+
+@bp.route("/donor-marker-corrections/<int:correction_id>/verify", methods=["POST"])
+@role_required(*WRITERS)
+def verify_marker_correction(correction_id: int):
+    """A second person verifies a marker correction (never whoever entered it: 409)."""
+    correction = services.get_marker_correction(correction_id)
+    subject_id = correction.screening.subject_id
+    return submit(None, lambda _data, user: services.verify_marker_correction(correction, user),
+                  done=Done(f"Correction #{correction_id} verified: the markers are changed.",
+                            _subject_url(subject_id) + "#donor-history"),
+                  page=partial(_subject_page, subject_id))
+
+
+# -- look-back (SPEC §3b) ---------------------------------------------------------------------
+
+
+def lookback_page(source: str, record_id: int, back: tuple[str, str]):
+    """Every collection, batch and dose derived from one record, with status, location and
+    recipient (:func:`batches.lookback.lookback_from`); ``back`` = (link text, URL)."""
+    from batches.lookback import lookback_from
+
+    return render_template("batches/lookback.html", lookback=lookback_from(source, record_id),
+                           back=back)
+
+
+@bp.route("/subjects/<int:subject_id>/lookback")
+def subject_lookback(subject_id: int):
+    subject = services.get_subject(subject_id)
+    return lookback_page("subject", subject.id, (f"{subject.kind} {subject.code}",
+                                                 _subject_url(subject.id)))
+
+
+@bp.route("/collections/<int:collection_id>/lookback")
+def collection_lookback(collection_id: int):
+    collection = services.get_collection(collection_id)
+    return lookback_page("collection", collection.id, (
+        f"collection {collection.din}",
+        url_for("batches.collection_page", collection_id=collection.id)))
 
 
 # -- collections ---------------------------------------------------------------------------
@@ -238,7 +320,9 @@ def _batch_page(batch_id: int, status: int = 200, errors: dict | None = None):
     return render_template(
         "batches/batch.html", batch=batch, steps=steps, errors=errors or {},
         quarantine=quarantine_reasons(batch), doses=batch.doses, form=request.form,
-        step_types=_step_buttons(batch), passage=current_passage(batch)), status
+        step_types=_step_buttons(batch), passage=current_passage(batch),
+        suspensions=services.open_suspensions(batch), history=services.suspensions(batch)
+    ), status
 
 
 def _step_buttons(batch) -> list[dict[str, Any]]:
@@ -307,9 +391,13 @@ def step_form(batch_id: int):
 
 @bp.route("/doses/<int:dose_id>")
 def dose_page(dose_id: int):
+    """A dose: identity, thaw state and use-by time, and why it may not be shipped or given
+    now (SPEC §3b: a suspended or recalled batch shown plainly)."""
     dose = services.get_dose(dose_id)
     return render_template("batches/dose.html", dose=dose, barcodes=services.barcode_texts(dose),
-                           custody=services.custody_events(dose=dose))
+                           custody=services.custody_events(dose=dose),
+                           suspensions=services.open_suspensions(dose.batch),
+                           blocked=services.giving_refusals(dose))
 
 
 # -- templates and their change control (issue 12) -------------------------------------------
@@ -476,18 +564,31 @@ def custody_scan():
 
 def _custody_page(dose_id: int, status: int = 200, errors: dict | None = None,
                   refusal: DomainError | None = None):
-    from batches.custody import last_event
-    from batches.custody_rules import HANDOFF_EVENTS, allowed_next
-
     dose = services.get_dose(dose_id)
-    last = last_event(dose)
-    allowed = allowed_next(last.event if last else None)
-    events = [{"event": e, "label": EVENT_LABELS[e], "allowed": e in allowed}
-              for e in HANDOFF_EVENTS]
-    return render_template("batches/custody.html", dose=dose, last=last, events=events,
+    last = services.last_event(dose)
+    return render_template("batches/custody.html", dose=dose, last=last,
+                           events=_custody_choices(dose, last),
                            custody=services.custody_events(dose=dose), errors=errors or {},
                            refusal=refusal, form=request.form,
+                           suspensions=services.open_suspensions(dose.batch),
                            now_local=now_local_input()), status
+
+
+def _custody_choices(dose, last) -> list[dict[str, Any]]:
+    """Each handoff with whether it may follow now, and why not (the custody graph, the
+    thaw rule, a suspended or recalled release: :func:`batches.custody_rules.event_refusals`).
+    A shipment is offered as the return leg of a recall; its destination is checked when
+    recorded."""
+    from batches.custody_rules import HANDOFF_EVENTS, event_refusals
+
+    choices = []
+    for event in HANDOFF_EVENTS:
+        why = event_refusals(event, last.event if last else None,
+                             batch_status=dose.batch.status, cryopreserved=dose.cryopreserved,
+                             to_facility=True)
+        choices.append({"event": event, "label": EVENT_LABELS[event], "allowed": not why,
+                        "why": why})
+    return choices
 
 
 def _unless_left_as_prefilled(data: dict[str, Any]) -> dict[str, Any]:
@@ -515,9 +616,35 @@ def dose_custody(dose_id: int):
 
 
 def _bedside_page(status: int = 200, errors: dict | None = None,
-                  refusal: DomainError | None = None):
-    return render_template("batches/bedside.html", errors=errors or {}, refusal=refusal,
-                           form=request.form), status
+                  refusal: DomainError | None = None, *, dose=None,
+                  blocks: list[str] | None = None, scanned: str = ""):
+    """The bedside screen: step 1 scans the dose label; step 2 (the label accepted and the
+    dose allowed) identifies the patient. After a refusal the page is back at step 1,
+    its scan field empty and focused."""
+    errors = errors or {}
+    if dose is None and refusal is None and status == 400 and "scanned_code" not in errors:
+        scanned = request.form.get("scanned_code", "").strip()[:500]
+        hit = resolve_scan(scanned) if scanned else None
+        dose = services.get_dose(hit.id) if hit is not None and hit.type == "dose" else None
+    return render_template("batches/bedside.html", errors=errors, refusal=refusal,
+                           form=request.form, dose=dose, blocks=blocks or [],
+                           scanned=scanned), status
+
+
+def _bedside_scan(code: str):
+    """Step 1: the dose label scanned. A dose that may not be given now is refused at
+    once with every reason (409: DO NOT ADMINISTER), before the patient is identified."""
+    code = code.strip()[:500]
+    hit = resolve_scan(code) if code else None
+    if hit is None or hit.type != "dose":
+        return _bedside_page(400, {"scanned_code": [
+            "not a dose label: scan the dose label's 2-D code" if code
+            else "scan the dose label's 2-D code"]})
+    dose = services.get_dose(hit.id)
+    refusals = services.scanned_dose_refusals(dose, code)
+    if refusals:
+        return _bedside_page(409, dose=dose, blocks=refusals)
+    return _bedside_page(dose=dose, scanned=code)
 
 
 def _administer_scanned_dose(data: dict[str, Any], user: User):
@@ -531,8 +658,11 @@ def _administer_scanned_dose(data: dict[str, Any], user: User):
 
 @bp.route("/bedside", methods=["GET", "POST"])
 def bedside():
-    """Bedside check (SPEC §5): scan the dose, scan or type the patient code and date of
-    birth, confirm. A mismatch is shown on the page and refused (409)."""
+    """Bedside check (SPEC §3b, §5): scan the dose (a dose that may not be given is refused
+    there: DO NOT ADMINISTER, 409), scan or type the patient code and date of birth,
+    confirm. A mismatch is shown on the page and refused (409)."""
+    if request.method == "GET" and "scanned_code" in request.args:
+        return _bedside_scan(request.args.get("scanned_code", ""))
     return submit(AdministrationSchema(), _administer_scanned_dose, roles=WRITERS,
                   done=lambda dose: Done(f"Identity verified. Dose {dose.code} recorded as "
                                          f"administered to {dose.batch.recipient.code}.",

@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     from batches.lookback import add_lookback_source
     from batches.screening import add_screening_listener
     from batches.tasks import add_overdue_step_listener
+    from lims.auth import add_signing_act
     from lims.extension_points import (
         NavItem,
         add_link,
@@ -25,7 +26,7 @@ def init_app(app: Flask) -> None:
         add_sweep_task,
     )
     from lims.extensions import rest_api
-    from qc import alerts, api, models, tasks, views  # noqa: F401 — models: tables in the metadata
+    from qc import alerts, api, models, post_release_views, recall, tasks, views  # noqa: F401 — models: tables in the metadata
     from qc.post_release import on_screening_change
     from qc.release import release_check
     from qc.services import open_deviation_for_overdue_step, result_lookback_start
@@ -39,6 +40,13 @@ def init_app(app: Flask) -> None:
     add_nav(app, NavItem("Specifications", "qc.specification_list", order=810))
     add_panel(app, views.release_panel, order=5)
     add_section(app, "batches.batch_page", "qc/_batch_link.html", order=10)
+    # SPEC §3b pages: the recall and QA's next steps on the bench pages' banners, the
+    # recall, follow-ups and look-back on the review page.
+    for act, (label, meanings) in recall.SIGNING_ACTS.items():
+        add_signing_act(app, act, label, meanings)
+    add_section(app, "batches.batch_page:banner", post_release_views.batch_banner)
+    add_section(app, "batches.dose_page:banner", post_release_views.dose_banner)
+    add_section(app, "qc.batch_review", post_release_views.review_section, order=50)
     add_overdue_step_listener(app, open_deviation_for_overdue_step)
     add_screening_listener(app, on_screening_change)
     add_release_check(app, release_check)

@@ -425,7 +425,8 @@ def recall_batch(data, batch_id):
     """QA recalls the batch with an e-signature and a reason: every dose not yet
     administered is blocked; the record lists each dose's last location and holder."""
     recall = services.recall_batch(batch_services.get_batch(batch_id), data["password"],
-                                   data["meaning"], data["reason"], current_actor_user())
+                                   data["meaning"], data["reason"], current_actor_user(),
+                                   username=data.get("username"))
     return services.recall_record(recall)
 
 
@@ -489,7 +490,7 @@ def close_recall(data, batch_id):
     """QA closes the recall with a signature once every dose is accounted for."""
     recall = services.get_recall(batch_services.get_batch(batch_id))
     services.close_recall(recall, data["password"], data["meaning"], data.get("summary"),
-                          current_actor_user())
+                          current_actor_user(), username=data.get("username"))
     return services.recall_record(recall)
 
 

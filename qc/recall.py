@@ -37,6 +37,7 @@ from lims.audit import reason as audit_reason
 from lims.audit.context import user_is_actor
 from lims.auth.models import Meaning, Role, User
 from lims.auth.services import sign
+from lims.auth.signing import meanings_for
 from lims.db import db
 from lims.errors import Conflict, Forbidden, NotFound
 from qc.models import (
@@ -50,6 +51,12 @@ from qc.models import (
 
 RECALL_STATEMENT = "Recalled"
 CLOSE_STATEMENT = "Recall closed: every dose accounted for"
+
+RECALL_ACT = "batch_recall"
+CLOSE_ACT = "recall_closure"
+SIGNING_ACTS = {RECALL_ACT: ("Recall a released or suspended batch", {Meaning.approval}),
+                CLOSE_ACT: ("Close a recall: every dose accounted for", {Meaning.approval})}
+"""The signing acts of a recall and their meanings (registered by ``qc.init_app``)."""
 
 
 def _require_qa(user: User, what: str) -> None:
@@ -94,12 +101,14 @@ def recall_content(batch: Batch, reason: str) -> dict[str, Any]:
 
 
 @user_is_actor
-def recall_batch(batch: Batch, password: str, meaning: str, reason: str, user: User) -> Recall:
-    """QA recalls a released or suspended batch with an e-signature and a reason (SPEC §3b)."""
+def recall_batch(batch: Batch, password: str, meaning: str, reason: str, user: User, *,
+                 username: str | None = None) -> Recall:
+    """QA recalls a released or suspended batch with an e-signature and a reason (SPEC §3b);
+    ``username``: the signer's user id (at the first signing of a session)."""
     _require_qa(user, "recall a batch")
     reason = reason.strip()
     signature = sign(user, password, meaning, "batch", batch.id, recall_content(batch, reason),
-                     allowed={Meaning.approval},
+                     allowed=meanings_for(RECALL_ACT), username=username,
                      statement=f"{RECALL_STATEMENT}: batch {batch.batch_number}: {reason}")
     if batch.status not in (BatchStatus.released, BatchStatus.release_suspended):
         raise Conflict(f"Batch {batch.batch_number} cannot be recalled.",
@@ -295,7 +304,7 @@ def recall_missing(recall: Recall) -> list[str]:
 
 @user_is_actor
 def close_recall(recall: Recall, password: str, meaning: str, summary: str | None,
-                 user: User) -> Recall:
+                 user: User, *, username: str | None = None) -> Recall:
     """QA closes the recall with a signature once every dose is accounted for (SPEC §3b);
     409 listing what is missing otherwise."""
     _require_qa(user, "close a recall")
@@ -304,7 +313,7 @@ def close_recall(recall: Recall, password: str, meaning: str, summary: str | Non
                          for rd in recall.doses],
                "notifications": [(n.id, n.acknowledged_at) for n in recall.notifications]}
     signature = sign(user, password, meaning, "recall", recall.id, content,
-                     allowed={Meaning.approval},
+                     allowed=meanings_for(CLOSE_ACT), username=username,
                      statement=f"{CLOSE_STATEMENT}: batch {recall.batch.batch_number}")
     reasons = [] if recall.status == RecallStatus.open else ["the recall is already closed"]
     reasons += recall_missing(recall)

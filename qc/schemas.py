@@ -324,12 +324,16 @@ class RecallSchema(StrictSchema):
     password = text(256)
     meaning = fields.String(required=True, validate=validate.OneOf(["approval"]))
     reason = text(2000)
+    username = text(64, required=False, metadata={
+        "description": "your user id: needed at the first signing of a session"})
 
 
 class RecallCloseSchema(StrictSchema):
     password = text(256)
     meaning = fields.String(required=True, validate=validate.OneOf(["approval"]))
     summary = text(4000, required=False)
+    username = text(64, required=False, metadata={
+        "description": "your user id: needed at the first signing of a session"})
 
 
 class DispositionSchema(StrictSchema):

@@ -57,7 +57,9 @@ WRITERS = ("technician", "qa")
 
 
 def _queue_rows(user) -> list[dict[str, Any]]:
-    return [{"batch": b, "unmet": services.release_readiness(b, user)}
+    """Batches awaiting QA: in QC review, or suspended (re-release or recall, with why)."""
+    return [{"batch": b, "unmet": services.release_readiness(b, user),
+             "suspensions": batch_services.open_suspensions(b)}
             for b in services.release_queue()]
 
 

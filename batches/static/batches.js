@@ -11,3 +11,13 @@
     if (next) next.focus();
   });
 })();
+// After a mouse or touch choice (a radio, a checkbox, a list), the next scan must still land
+// in the field that expects it: focus returns to the form's empty data-scan-target field.
+(function () {
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (!field.form || !field.matches("input[type=radio], input[type=checkbox], select")) return;
+    var target = field.form.querySelector("[data-scan-target]");
+    if (target && !target.value) target.focus();
+  });
+})();

@@ -65,7 +65,8 @@ class CloseSchema(StrictSchema):
 @blp.arguments(AlertQuerySchema, location="query")
 @blp.response(200, AlertSchema(many=True))
 def list_alerts(query):
-    """Alerts, open and unacknowledged first, most urgent and newest first."""
+    """Alerts: open first; among them the most urgent kind (severity 0) first, even once
+    acknowledged; then unacknowledged first, most urgent and newest first."""
     return services.list_alerts(query.get("kind"), query.get("open"), query.get("batch_id"),
                                 query["limit"])
 

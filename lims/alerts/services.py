@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from sqlalchemy import exc, select
+from sqlalchemy import case, exc, select
 from sqlalchemy.orm import selectinload
 
 from lims import clock
@@ -196,7 +196,9 @@ def close_alert(alert: Alert, user: User, investigation: str) -> Alert:
 
 def list_alerts(kind: str | None = None, open_only: bool | None = None,
                 batch_id: int | None = None, limit: int = 200) -> list[Alert]:
-    """Open before resolved, unacknowledged first, most urgent first, newest first."""
+    """Open before resolved; the most urgent kind (severity 0) first even once acknowledged
+    (acknowledging does not end it); then unacknowledged first, most urgent first, newest
+    first."""
     query = select(Alert).options(selectinload(Alert.caused_by), selectinload(Alert.closed_by))
     if kind:
         query = query.where(Alert.kind == kind)
@@ -206,6 +208,7 @@ def list_alerts(kind: str | None = None, open_only: bool | None = None,
         query = query.where(Alert.resolved_at.is_not(None))
     if batch_id is not None:
         query = query.where(Alert.batch_id == batch_id)
-    query = query.order_by(Alert.resolved_at.is_not(None), Alert.acknowledged_at.is_not(None),
-                           Alert.severity, Alert.opened_at.desc(), Alert.id.desc())
+    query = query.order_by(Alert.resolved_at.is_not(None), case((Alert.severity == 0, 0), else_=1),
+                           Alert.acknowledged_at.is_not(None), Alert.severity,
+                           Alert.opened_at.desc(), Alert.id.desc())
     return list(db.session.scalars(query.limit(limit)))

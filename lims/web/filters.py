@@ -19,7 +19,8 @@ TONES = {"cleared": "good", "eligible": "good", "released": "good", "done": "goo
          "contraindicated": "bad", "ineligible": "bad", "rejected": "bad", "overdue": "bad",
          "on_hold": "warn", "incomplete": "warn", "unscreened": "warn", "pending": "",
          "qc_review": "warn", "quarantined": "warn", "cancelled": "",
-         "proposed": "warn", "approved": "good", "withdrawn": ""}
+         "proposed": "warn", "approved": "good", "withdrawn": "",
+         "release_suspended": "bad", "recalled": "bad"}
 """The colour of a status badge: good, bad, warn or plain."""
 
 

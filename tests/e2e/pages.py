@@ -42,6 +42,7 @@ class BenchTerminal:
         self._make_user = make_user
         self.last_status: int | None = None
         """The HTTP status of the last form post (e.g. 409 when a rule refused it)."""
+        self._username = ""
 
     # -- session ------------------------------------------------------------------------
 
@@ -52,6 +53,7 @@ class BenchTerminal:
         return name
 
     def login(self, username: str, password: str = TEST_PASSWORD) -> None:
+        self._username = username
         page = self.page
         page.goto("/login")
         # The login page puts the cursor in the username field.
@@ -359,14 +361,41 @@ class BenchTerminal:
         self.last_status = posted.value.status
         return self.last_status == 302
 
-    def administer(self, matrix: str, patient_code: str, date_of_birth: str,
-                   location: str = "Ward 3, bed 12") -> bool:
-        """Nav "Bedside": scan the dose label, scan the wristband (each scan's Enter moves
-        on), the date of birth, confirm. True when administered; else the page shows why."""
+    def bedside_scan(self, matrix: str) -> bool:
+        """Nav "Bedside", scan the dose label (its Enter checks the dose). True when the dose
+        may be given and the page asks for the patient; otherwise it says DO NOT ADMINISTER
+        (:meth:`do_not_administer`) with the scan field cleared and focused again."""
         page = self.page
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Bedside").click()
-        self.scan(matrix, into="#scanned_code")
-        expect(page.locator("#patient_code")).to_be_focused()
+        expect(page.locator("#scanned_code")).to_be_focused()
+        page.keyboard.type(matrix)
+        with page.expect_response(lambda r: r.request.method == "GET"
+                                  and r.request.resource_type == "document") as checked:
+            page.keyboard.press("Enter")
+        page.wait_for_load_state("domcontentloaded")
+        self.last_status = checked.value.status
+        if self.last_status == 200:
+            expect(page.locator("#dose-accepted")).to_be_visible()
+            expect(page.locator("#patient_code")).to_be_focused()
+            return True
+        expect(page.locator("#scanned_code")).to_be_focused()
+        expect(page.locator("#scanned_code")).to_have_value("")
+        return False
+
+    def do_not_administer(self) -> list[str]:
+        """The bedside's DO NOT ADMINISTER box after a dose scan: its title and reasons."""
+        box = self.page.locator("#do-not-administer")
+        expect(box).to_be_visible()
+        return [" ".join(t.split()) for t in box.locator("p, li").all_inner_texts()]
+
+    def administer(self, matrix: str, patient_code: str, date_of_birth: str,
+                   location: str = "Ward 3, bed 12") -> bool:
+        """Nav "Bedside": scan the dose label (checked at once), scan the wristband (its Enter
+        moves on), the date of birth, confirm. True when administered; else the page shows
+        why (:meth:`mismatch`, or :meth:`do_not_administer` when the dose scan was refused)."""
+        page = self.page
+        if not self.bedside_scan(matrix):
+            return False
         self.scan(patient_code, into="#patient_code")
         expect(page.locator("#patient_date_of_birth")).to_be_focused()
         page.fill("#patient_date_of_birth", date_of_birth)
@@ -378,6 +407,75 @@ class BenchTerminal:
         box = self.page.locator("#mismatch")
         expect(box).to_be_visible()
         return [" ".join(t.split()) for t in box.locator("p, li").all_inner_texts()]
+
+    # -- a release that stops holding (SPEC §3b) ------------------------------------------
+
+    def correct_qc_outcome(self, test: str, outcome: str, reason: str) -> None:
+        """On the QC page: correct a qualitative result (e.g. sterility) with a reason."""
+        row = self._result_row(test)
+        row.locator("summary", has_text="Correct").click()
+        row.locator("select[name=outcome]").select_option(outcome)
+        row.locator("input[name=reason]").fill(reason)
+        self._submit(row.get_by_role("button", name="Correct"))
+        assert self.last_status == 302, (self.last_status, self.flashes())
+
+    def suspension_banner(self) -> list[str]:
+        """The batch (or dose) page's RELEASE SUSPENDED banner: title, text and causes."""
+        box = self.page.locator("#suspension-banner")
+        expect(box).to_be_visible()
+        return [" ".join(t.split()) for t in box.locator("p, li").all_inner_texts()]
+
+    def alert_rows(self) -> list[tuple[str, str]]:
+        """(kind, severity) of the alerts listed on this page, in order."""
+        rows = self.page.locator("table.alerts tbody tr")
+        return [(r.get_attribute("data-kind"), r.get_attribute("data-severity"))
+                for r in rows.all()]
+
+    def close_alert(self, kind: str, investigation: str) -> None:
+        """On the alerts page: "Close with investigation" on the open alert of ``kind``."""
+        page = self.page
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Alerts").click()
+        row = page.locator(f"table.alerts tbody tr[data-kind={kind}]")
+        row.locator("summary", has_text="Close with investigation").click()
+        row.locator("textarea[name=investigation]").fill(investigation)
+        self._submit(row.get_by_role("button", name="Close alert"))
+        assert self.last_status == 302, (self.last_status, self.flashes())
+        expect(page.locator(".flash-success")).to_contain_text("Alert closed")
+
+    def recall_batch(self, reason: str, password: str = TEST_PASSWORD) -> bool:
+        """From the batch page's banner: "recall it", the reason, the signature. True when
+        recalled (the recall record is shown)."""
+        page = self.page
+        page.locator("#recall-link").click()
+        expect(page.locator("h1")).to_contain_text("Recall batch")
+        expect(page.locator("#recall-reason")).to_be_focused()
+        page.keyboard.type(reason)
+        form = page.locator("#recall-form")
+        if form.locator("input[name=username]").count():
+            form.locator("input[name=username]").fill(self._username)
+        form.locator("input[name=password]").fill(password)
+        self._submit(form.get_by_role("button", name="Sign recall"))
+        if self.last_status != 302:
+            return False
+        expect(page.locator("h1")).to_contain_text("Recall of batch")
+        return True
+
+    def recall_disposition(self, matrix: str, disposition: str, notes: str = "") -> bool:
+        """On the recall record: the notes, then the disposition (a mouse choice), then scan
+        the dose label — the scan still lands in the scan field — and its Enter records it."""
+        page = self.page
+        form = page.locator("#disposition-form")
+        if notes:
+            form.locator("#disp-notes").fill(notes)
+        form.locator(f"input[name=disposition][value={disposition}]").check()
+        expect(form.locator("#disp-scan")).to_be_focused()
+        page.keyboard.type(matrix)
+        with page.expect_response(lambda r: r.request.method == "POST"
+                                  and r.request.resource_type == "document") as posted:
+            page.keyboard.press("Enter")
+        page.wait_for_load_state("domcontentloaded")
+        self.last_status = posted.value.status
+        return self.last_status == 302
 
 
 _STEP_LABELS = {"seeding": "Seeding", "media_change": "Media change", "feeding": "Feeding",
