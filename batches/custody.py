@@ -24,7 +24,8 @@ from sqlalchemy import select
 from batches import isbt128
 from batches.common import is_late_entry, refuse_future
 from batches.custody_rules import DOSE_STATUS_AFTER, ChainLink, chain_breaks, event_refusals
-from batches.models import Collection, CustodyEvent, CustodyEventType, Dose
+from batches.lifecycle import BatchStatus
+from batches.models import Collection, CustodyEvent, CustodyEventType, Dose, DoseStatus
 from lims import audit, clock
 from lims.audit.context import user_is_actor
 from lims.auth.models import User
@@ -144,7 +145,7 @@ def record_custody_event(dose: Dose, data: dict[str, Any], user: User) -> Custod
     if previous is not None and occurred_at < previous.occurred_at:
         reasons.append(f"{occurred_at.isoformat()} is before the dose's last custody event "
                        f"({previous.event} at {previous.occurred_at.isoformat()})")
-    if event in GUARDED_EVENTS and dose.batch.status == "released":
+    if event in GUARDED_EVENTS and dose.batch.status == BatchStatus.released:
         from batches.batch_records import release_problems
 
         reasons += release_problems(dose.batch)
@@ -176,12 +177,12 @@ def dose_blocks(dose: Dose) -> list[str]:
     of a released batch (:func:`batches.batch_records.release_problems`) is left to the
     handoff and the bedside themselves."""
     reasons = []
-    if dose.batch.status != "released":
+    if dose.batch.status != BatchStatus.released:
         note = _block_note(dose.batch)
         reasons.append(f"the batch {dose.batch.batch_number} is "
                        f"{dose.batch.status.replace('_', ' ')}, not released"
                        + (f" ({note})" if note else ""))
-    if dose.status in ("rejected", "disposed", "administered"):
+    if dose.status in (DoseStatus.rejected, DoseStatus.disposed, DoseStatus.administered):
         reasons.append(f"the dose is {dose.status}")
     if dose.effective_expires_at <= clock.utcnow():
         reasons.append(f"the dose expired at {dose.effective_expires_at.isoformat()}")
@@ -207,7 +208,7 @@ def release_block_note(batch) -> str:
     """What suspended the batch's release, for refusals (empty unless suspended)."""
     from batches.batch_records import open_suspensions
 
-    if batch.status != "release_suspended":
+    if batch.status != BatchStatus.release_suspended:
         return ""
     return "; ".join(s.description for s in open_suspensions(batch))[:1000]
 

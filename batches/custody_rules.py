@@ -114,9 +114,9 @@ def event_refusals(event: str, last_event: str | None, *, batch_status: str,
                                                           BatchStatus.recalled):
         reasons.append(f"the batch is {batch_status.replace('_', ' ')}, not released: "
                        f"a dose is {event} only after release")
-    if event == "thawed" and not cryopreserved:
+    if event == E.thawed and not cryopreserved:
         reasons.append("the dose is a fresh product: it is not thawed")
-    if event == "administered" and cryopreserved and last_event != "thawed" \
+    if event == E.administered and cryopreserved and last_event != E.thawed \
             and last_event not in FINAL_EVENTS:
         reasons.append("the dose is cryopreserved: it is thawed before it is administered")
     if event not in allowed_next(last_event):
@@ -159,9 +159,9 @@ def chain_breaks(links: Sequence[ChainLink], *, cryopreserved: bool = False) -> 
             breaks.append(f"event {number} ({after.event}) is earlier than the one before")
         if not after.confirmed_by_scan:
             breaks.append(f"event {number} ({after.event}) was not confirmed by a scan")
-        if after.event == "administered" and cryopreserved and before.event != "thawed":
+        if after.event == E.administered and cryopreserved and before.event != E.thawed:
             breaks.append(f"event {number} (administered): the cryopreserved dose was not "
                           "thawed before administration")
-        if after.event == "thawed" and not cryopreserved:
+        if after.event == E.thawed and not cryopreserved:
             breaks.append(f"event {number} (thawed): a fresh dose is never thawed")
     return breaks
