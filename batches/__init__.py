@@ -11,7 +11,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, commands and extension points."""
-    from batches import alerts, api, change_control, cli, lookup, tasks, views
+    from batches import alerts, api, cli, lookup, signing_acts, tasks, views
     from lims.auth import add_signing_act
     from lims.extension_points import (
         NavItem,
@@ -25,7 +25,7 @@ def init_app(app: Flask) -> None:
 
     alerts.init_app(app)
     rest_api(app).register_blueprint(api.blp)
-    for act, (label, meanings) in change_control.SIGNING_ACTS.items():
+    for act, (label, meanings) in signing_acts.SIGNING_ACTS.items():
         add_signing_act(app, act, label, meanings)
     app.register_blueprint(views.bp)
     add_resolver(app, lookup.resolve)

@@ -33,6 +33,7 @@ from batches.schemas import (
     DonorScreeningSchema,
     DoseSchema,
     DueStepSchema,
+    EligibilitySchema,
     FormulationSchema,
     HistoryQuerySchema,
     LookbackSchema,
@@ -42,7 +43,6 @@ from batches.schemas import (
     ProductUpdateSchema,
     ReasonSchema,
     RecipientScreeningSchema,
-    SignatureInputSchema,
     StepCorrectionSchema,
     StepCreateSchema,
     StepSchema,
@@ -124,14 +124,14 @@ def screen_donor(data, subject_id):
 @blp.route("/subjects/<int:subject_id>/donor-eligibility", methods=["POST"],
            endpoint="sign_donor_eligibility")
 @role_required("qa")
-@blp.arguments(SignatureInputSchema)
+@blp.arguments(EligibilitySchema)
 @blp.response(200, SubjectSchema)
 @blp.alt_response(409, description="A marker is not negative")
 def sign_donor_eligibility(data, subject_id):
     """QA signs the donor eligible (e-signature, meaning approval); 409 unless all negative."""
     subject = services.get_subject(subject_id)
     services.determine_eligibility(subject, data["password"], data["meaning"],
-                                   current_actor_user())
+                                   current_actor_user(), username=data.get("username"))
     return subject
 
 

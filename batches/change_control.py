@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from batches import signing_acts
 from batches.change_rules import (
     Change,
     ChangeKind,
@@ -43,7 +44,7 @@ from batches.models import ChangeProposal, Product
 from lims import clock
 from lims.audit import reason as audit_reason
 from lims.audit.context import user_is_actor
-from lims.auth.models import Meaning, Role, User
+from lims.auth.models import Role, User
 from lims.auth.services import sign, signature_holds
 from lims.auth.signing import meanings_for
 from lims.db import db
@@ -51,13 +52,8 @@ from lims.errors import BadRequest, Conflict, Forbidden, NotFound
 from lims.hashing import content_digest
 from lims.paging import page_of
 
-APPROVAL_ACT = "change_approval"
-REJECTION_ACT = "change_rejection"
-SIGNING_ACTS = {APPROVAL_ACT: ("Approve a change to a QC specification or process template",
-                               {Meaning.approval}),
-                REJECTION_ACT: ("Reject a change to a QC specification or process template",
-                                {Meaning.rejection})}
-"""The signing acts of change control and their meanings (registered in ``init_app``)."""
+APPROVAL_ACT = signing_acts.CHANGE_APPROVAL
+REJECTION_ACT = signing_acts.CHANGE_REJECTION
 
 PROPOSERS = (Role.admin, Role.qa)
 

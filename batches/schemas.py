@@ -12,6 +12,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from batches import signing_acts
 from batches.change_rules import ChangeStatus, Effect
 from batches.custody_rules import HANDOFF_EVENTS
 from batches.lifecycle import BatchStatus
@@ -24,7 +25,8 @@ from batches.models import (
     StepType,
     SubjectKind,
 )
-from lims.auth.schemas import SignatureInputSchema, SignatureSchema, SignerInputSchema
+from lims.auth.models import Meaning
+from lims.auth.schemas import SignatureSchema, SignerInputSchema, meaning_field
 from lims.paging import PageQuerySchema
 from lims.schemas import (
     BirthDate,
@@ -34,8 +36,6 @@ from lims.schemas import (
     StrictSchema,
     text,
 )
-
-__all__ = ["SignatureInputSchema"]
 
 MAX_CELLS = 10**13
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$",
@@ -237,9 +237,7 @@ class ChangeQuerySchema(PageQuerySchema):
 class ChangeApprovalSchema(SignerInputSchema):
     """QA's approval of a change: an e-signature with the meaning ``approval``."""
 
-    meaning = fields.String(required=True, validate=validate.OneOf(["approval"]),
-                            metadata={"description": "approval (the change is approved and "
-                                                     "in force from now)"})
+    meaning = meaning_field(signing_acts.meanings(signing_acts.CHANGE_APPROVAL))
     digest = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$"), metadata={
         "description": "optional: the change's digest as shown to the signer (GET …); 409 when "
                        "the change on record is no longer what was shown"})
@@ -249,8 +247,15 @@ class ChangeRejectionSchema(SignerInputSchema):
     """QA's rejection of a change: an e-signature with the meaning ``rejection`` and a
     reason."""
 
-    meaning = fields.String(load_default="rejection", validate=validate.OneOf(["rejection"]))
+    meaning = meaning_field(signing_acts.meanings(signing_acts.CHANGE_REJECTION),
+                            default=Meaning.rejection)
     reason = text(2000)
+
+
+class EligibilitySchema(SignerInputSchema):
+    """QA's signature that a donor is eligible (SPEC §2)."""
+
+    meaning = meaning_field(signing_acts.meanings(signing_acts.DONOR_ELIGIBILITY))
 
 
 class ChangeWithdrawalSchema(StrictSchema):

@@ -53,6 +53,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from batches import signing_acts
 from batches.common import get_or_404, refuse_future
 from batches.models import (
     CONTRAINDICATIONS,
@@ -72,8 +73,9 @@ from batches.models import (
 from lims import clock
 from lims.audit import reason as audit_reason
 from lims.audit.context import user_is_actor
-from lims.auth.models import Meaning, User
+from lims.auth.models import User
 from lims.auth.services import sign
+from lims.auth.signing import meanings_for
 from lims.db import db
 from lims.errors import BadRequest, Conflict
 
@@ -327,8 +329,8 @@ def screening_content(screening: DonorScreening) -> dict[str, Any]:
 
 
 @user_is_actor
-def determine_eligibility(subject: Subject, password: str, meaning: str, user: User
-                          ) -> DonorScreening:
+def determine_eligibility(subject: Subject, password: str, meaning: str, user: User, *,
+                          username: str | None = None) -> DonorScreening:
     """QA signs the donor eligible (SPEC §2): 409 unless every marker of the latest
     screening is negative, no correction of it awaits verification, and the signer
     neither recorded nor corrected this specimen's markers (four eyes). The signature
@@ -350,7 +352,8 @@ def determine_eligibility(subject: Subject, password: str, meaning: str, user: U
     if reasons or screening is None:
         raise Conflict("The donor cannot be found eligible.", reasons)
     signature = sign(user, password, meaning, "donor_screening", screening.id,
-                     screening_content(screening), allowed={Meaning.approval},
+                     screening_content(screening),
+                     allowed=meanings_for(signing_acts.DONOR_ELIGIBILITY), username=username,
                      statement=f"Donor {subject.code} eligible")
     screening.status = DonorStatus.eligible
     screening.eligibility_signature_id = signature.id

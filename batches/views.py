@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from batches import services
+from batches import services, signing_acts
 from batches.batch_records import quarantine_reasons
 from batches.change_rules import ChangeKind, ChangeStatus
 from batches.culture import current_passage, is_due, step_state
@@ -36,11 +36,11 @@ from batches.schemas import (
     CollectionCreateSchema,
     CustodyEventCreateSchema,
     DonorScreeningSchema,
+    EligibilitySchema,
     FormulationSchema,
     MarkerCorrectionCreateSchema,
     ReasonSchema,
     RecipientScreeningSchema,
-    SignatureInputSchema,
     StepCreateSchema,
     SubjectCreateSchema,
     TemplateRevisionSchema,
@@ -114,7 +114,8 @@ def _subject_page(subject_id: int, status: int = 200, errors: dict | None = None
         collections=list_collections(subject_id=subject.id),
         contraindications=CONTRAINDICATIONS, markers=MARKERS,
         marker_results=list(MarkerResult), now_local=now_local_input(),
-        history=_donor_history(subject)), status
+        history=_donor_history(subject),
+        eligibility_act=signing_acts.DONOR_ELIGIBILITY), status
 
 
 HISTORY_PAGE = 20
@@ -173,8 +174,9 @@ def donor_screening(subject_id: int):
 @role_required("qa")
 def donor_eligibility(subject_id: int):
     subject = services.get_subject(subject_id)
-    return submit(SignatureInputSchema(), lambda data, user: services.determine_eligibility(
-                      subject, data["password"], data["meaning"], user),
+    return submit(EligibilitySchema(), lambda data, user: services.determine_eligibility(
+                      subject, data["password"], data["meaning"], user,
+                      username=data.get("username")),
                   done=Done(f"Donor {subject.code} signed eligible.", _subject_url(subject_id)),
                   page=partial(_subject_page, subject_id))
 

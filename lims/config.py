@@ -30,9 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FAILED_LOGINS": 5,
     "LOCKOUT_MINUTES": 15,  # a lock after MAX_FAILED_LOGINS lifts by itself after this
     "PASSWORD_MAX_AGE_DAYS": None,  # e.g. 180: older passwords must be changed at login
-    # SPEC §8: user id + password at a session's first signing. Off until every signing
-    # dialog sends the user id (auth/_signature_fields.html; qc pages: a later change).
-    "SIGNATURE_USERNAME_AT_FIRST_SIGNING": False,
+    # SPEC §8 / 21 CFR 11.200(a)(1)(i): user id + password at a session's first signing,
+    # the password at later ones (lims/auth/signing.py).
+    "SIGNATURE_USERNAME_AT_FIRST_SIGNING": True,
     "TOKEN_TTL_MINUTES": 480,
     "PASSWORD_HASH_METHOD": "scrypt",
     "SESSION_COOKIE_SECURE": True,

@@ -26,13 +26,15 @@ def init_app(app: Flask) -> None:
         add_sweep_task,
     )
     from lims.extensions import rest_api
-    from qc import alerts, api, models, post_release_views, recall, tasks, views  # noqa: F401 — models: tables in the metadata
+    from qc import alerts, api, models, post_release_views, signing_acts, tasks, views  # noqa: F401 — models: tables in the metadata
     from qc.post_release import on_screening_change
     from qc.release import release_check
     from qc.services import open_deviation_for_overdue_step, result_lookback_start
 
     alerts.init_app(app)
     rest_api(app).register_blueprint(api.blp)
+    for act, (label, meanings) in signing_acts.SIGNING_ACTS.items():
+        add_signing_act(app, act, label, meanings)
     app.register_blueprint(views.bp)
     add_nav(app, NavItem("Release queue", "qc.release_queue", frozenset({"qa"}), order=50))
     add_nav(app, NavItem("Deviations", "qc.deviation_list",
@@ -42,8 +44,6 @@ def init_app(app: Flask) -> None:
     add_section(app, "batches.batch_page", "qc/_batch_link.html", order=10)
     # SPEC §3b pages: the recall and QA's next steps on the bench pages' banners, the
     # recall, follow-ups and look-back on the review page.
-    for act, (label, meanings) in recall.SIGNING_ACTS.items():
-        add_signing_act(app, act, label, meanings)
     add_section(app, "batches.batch_page:banner", post_release_views.batch_banner)
     add_section(app, "batches.dose_page:banner", post_release_views.dose_banner)
     add_section(app, "qc.batch_review", post_release_views.review_section, order=50)

@@ -317,7 +317,8 @@ def record_investigation(data, deviation_id):
 def close_deviation(data, deviation_id):
     """QA closes a deviation with a disposition and an e-signature."""
     return services.close_deviation(services.get_deviation(deviation_id), data["disposition"],
-                                    data["password"], data["meaning"], current_actor_user())
+                                    data["password"], data["meaning"], current_actor_user(),
+                                    username=data.get("username"))
 
 
 # -- release ----------------------------------------------------------------------------------
@@ -356,7 +357,8 @@ def get_release_info(batch_id):
 def release_batch(data, batch_id):
     """QA releases the batch with an e-signature (SPEC §3): 409 lists every unmet condition."""
     batch = services.release_batch(batch_services.get_batch(batch_id), data["password"],
-                                   data["meaning"], current_actor_user())
+                                   data["meaning"], current_actor_user(),
+                                   username=data.get("username"))
     return release_info(batch)
 
 
@@ -368,7 +370,8 @@ def release_batch(data, batch_id):
 def reject_batch(data, batch_id):
     """QA rejects the batch with an e-signature and a reason; the doses must be disposed."""
     batch = services.reject_batch(batch_services.get_batch(batch_id), data["password"],
-                                  data["reason"], current_actor_user(), data["meaning"])
+                                  data["reason"], current_actor_user(), data["meaning"],
+                                  username=data.get("username"))
     return release_info(batch)
 
 
@@ -395,7 +398,7 @@ def approve_exceptional_release(data, batch_id):
     """The second, different QA signature: the batch is released for urgent medical need."""
     batch = batch_services.get_batch(batch_id)
     services.approve_exceptional_release(batch, data["password"], data["meaning"],
-                                         current_actor_user())
+                                         current_actor_user(), username=data.get("username"))
     return release_info(batch)
 
 

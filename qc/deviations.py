@@ -19,13 +19,13 @@ from batches.common import get_or_404
 from batches.models import Batch, CultureStep
 from lims import clock
 from lims.audit.context import user_is_actor
-from lims.auth.models import Meaning, Role, User
+from lims.auth.models import Role, User
 from lims.auth.services import sign
+from lims.auth.signing import meanings_for
 from lims.db import db
 from lims.errors import Conflict, Forbidden
+from qc import signing_acts
 from qc.models import Deviation, DeviationKind, DeviationStatus, QcResult
-
-CLOSING_MEANINGS = {Meaning.approval, Meaning.responsibility, Meaning.review}
 
 
 def _number(deviation: Deviation) -> str:
@@ -126,7 +126,7 @@ def deviation_content(deviation: Deviation) -> dict[str, Any]:
 
 @user_is_actor
 def close_deviation(deviation: Deviation, disposition: str, password: str, meaning: str,
-                    user: User) -> Deviation:
+                    user: User, *, username: str | None = None) -> Deviation:
     """QA closes a deviation with a disposition and an e-signature (SPEC §2, §8)."""
     if user.role != Role.qa:
         raise Forbidden("Only QA can close a deviation.",
@@ -136,7 +136,7 @@ def close_deviation(deviation: Deviation, disposition: str, password: str, meani
     disposition = disposition.strip()
     signature = sign(user, password, meaning, "deviation", deviation.id,
                      {**deviation_content(deviation), "disposition": disposition},
-                     allowed=CLOSING_MEANINGS,
+                     allowed=meanings_for(signing_acts.DEVIATION_CLOSURE), username=username,
                      statement=f"Closes {_number(deviation)}: {disposition}")
     deviation.disposition = disposition
     deviation.status = DeviationStatus.closed

@@ -35,11 +35,12 @@ from batches.models import Batch, CustodyEvent, CustodyEventType, Dose, DoseStat
 from lims import clock
 from lims.audit import reason as audit_reason
 from lims.audit.context import user_is_actor
-from lims.auth.models import Meaning, Role, User
+from lims.auth.models import Role, User
 from lims.auth.services import sign
 from lims.auth.signing import meanings_for
 from lims.db import db
 from lims.errors import Conflict, Forbidden, NotFound
+from qc import signing_acts
 from qc.models import (
     Disposition,
     NotificationKind,
@@ -52,11 +53,8 @@ from qc.models import (
 RECALL_STATEMENT = "Recalled"
 CLOSE_STATEMENT = "Recall closed: every dose accounted for"
 
-RECALL_ACT = "batch_recall"
-CLOSE_ACT = "recall_closure"
-SIGNING_ACTS = {RECALL_ACT: ("Recall a released or suspended batch", {Meaning.approval}),
-                CLOSE_ACT: ("Close a recall: every dose accounted for", {Meaning.approval})}
-"""The signing acts of a recall and their meanings (registered by ``qc.init_app``)."""
+RECALL_ACT = signing_acts.RECALL
+CLOSE_ACT = signing_acts.RECALL_CLOSURE
 
 
 def _require_qa(user: User, what: str) -> None:

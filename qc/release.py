@@ -37,9 +37,11 @@ from lims.audit import Audited, AuditEntry
 from lims.audit.context import user_is_actor
 from lims.auth.models import Meaning, Role, Signature, User
 from lims.auth.services import sign, signature_holds
+from lims.auth.signing import meanings_for
 from lims.db import db
 from lims.errors import Conflict, Forbidden, NotFound
 from qc import deviations as deviation_services
+from qc import signing_acts
 from qc.alerts import QcAlert
 from qc.models import (
     ExceptionalFollowUp,
@@ -237,14 +239,15 @@ def release_readiness(batch: Batch, user: User) -> list[Unmet]:
 
 
 @user_is_actor
-def release_batch(batch: Batch, password: str, meaning: str, user: User) -> Batch:
+def release_batch(batch: Batch, password: str, meaning: str, user: User, *,
+                  username: str | None = None) -> Batch:
     """QA releases a batch with an e-signature (SPEC §3 Release, items 1–7); a suspended
     release is re-released the same way (SPEC §3b: a new signature over the record as it
     now is, every condition checked again)."""
     _require_qa(user, "release a batch")
     content = batch_record_content(batch)
     signature = sign(user, password, meaning, "batch", batch.id, content,
-                     allowed={Meaning.approval},
+                     allowed=meanings_for(signing_acts.RELEASE), username=username,
                      statement=f"{RELEASE_STATEMENT}: batch {batch.batch_number}")
     _refuse(unmet_conditions(release_facts(batch, user)), "released")
     batch_services.mark_released(batch, signature)
@@ -253,7 +256,7 @@ def release_batch(batch: Batch, password: str, meaning: str, user: User) -> Batc
 
 @user_is_actor
 def reject_batch(batch: Batch, password: str, reason: str, user: User,
-                 meaning: str = Meaning.rejection) -> Batch:
+                 meaning: str = Meaning.rejection, *, username: str | None = None) -> Batch:
     """QA rejects a batch with an e-signature (meaning ``rejection``) and a reason (SPEC §3).
 
     The doses become ``rejected`` and must be disposed (custody event ``disposed``);
@@ -262,7 +265,7 @@ def reject_batch(batch: Batch, password: str, reason: str, user: User,
     _require_qa(user, "reject a batch")
     content = batch_record_content(batch)
     signature = sign(user, password, meaning, "batch", batch.id, content,
-                     allowed={Meaning.rejection},
+                     allowed=meanings_for(signing_acts.REJECTION), username=username,
                      statement=f"{REJECTION_STATEMENT}: batch {batch.batch_number}: {reason}")
     from lims.audit import reason as audit_reason
 
@@ -307,7 +310,8 @@ def request_exceptional_release(batch: Batch, data: dict[str, Any], user: User
     _require_qa(user, "sign an exceptional release")
     content = batch_record_content(batch)
     signature = sign(user, data["password"], data.get("meaning", "approval"), "batch",
-                     batch.id, content, allowed={Meaning.approval, Meaning.responsibility},
+                     batch.id, content, allowed=meanings_for(signing_acts.EXCEPTIONAL_REQUEST),
+                     username=data.get("username"),
                      statement=f"{URGENT_STATEMENT} (1st of 2): batch {batch.batch_number}; "
                                f"requested by {data['physician_name']}")
     facts = release_facts(batch, user)
@@ -330,14 +334,14 @@ def request_exceptional_release(batch: Batch, data: dict[str, Any], user: User
 
 
 @user_is_actor
-def approve_exceptional_release(batch: Batch, password: str, meaning: str,
-                                user: User) -> ExceptionalRelease:
+def approve_exceptional_release(batch: Batch, password: str, meaning: str, user: User, *,
+                                username: str | None = None) -> ExceptionalRelease:
     """Second QA signature of an exceptional release; releases the batch (SPEC §3)."""
     _require_qa(user, "sign an exceptional release")
     request = _exceptional(batch, ExceptionalReleaseStatus.awaiting_second_signature)
     content = batch_record_content(batch)
     signature = sign(user, password, meaning, "batch", batch.id, content,
-                     allowed={Meaning.approval, Meaning.responsibility},
+                     allowed=meanings_for(signing_acts.EXCEPTIONAL_APPROVAL), username=username,
                      statement=f"{URGENT_STATEMENT} (2nd of 2): batch {batch.batch_number}")
     unmet: list[Unmet] = []
     facts = release_facts(batch, user)

@@ -8,8 +8,10 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from batches.schemas import ChangeQuerySchema, ChangeSchema, StrictFloat, when
-from lims.auth.schemas import SignatureSchema
+from lims.auth.models import Meaning
+from lims.auth.schemas import SignatureSchema, SignerInputSchema, meaning_field
 from lims.schemas import CorrectionSchema, RecordedTime, StrictSchema, text
+from qc import signing_acts
 from qc.evaluation import OUTCOMES
 from qc.models import (
     Comparator,
@@ -60,41 +62,36 @@ class InvestigationSchema(StrictSchema):
     investigation = text(10000)
 
 
-class DeviationCloseSchema(StrictSchema):
+class DeviationCloseSchema(SignerInputSchema):
     disposition = text(2000)
-    password = text(256)
-    meaning = fields.String(load_default="approval", validate=validate.OneOf(
-        ["approval", "responsibility", "review"]))
+    meaning = meaning_field(signing_acts.meanings(signing_acts.DEVIATION_CLOSURE),
+                            default=Meaning.approval)
 
 
 class DeviationQuerySchema(StrictSchema):
     open = fields.Boolean()
 
 
-class ReleaseSchema(StrictSchema):
-    password = text(256)
-    meaning = fields.String(required=True, validate=validate.OneOf(["approval"]),
-                            metadata={"description": "approval (approved for release)"})
+class ReleaseSchema(SignerInputSchema):
+    meaning = meaning_field(signing_acts.meanings(signing_acts.RELEASE))
 
 
-class RejectSchema(StrictSchema):
-    password = text(256)
+class RejectSchema(SignerInputSchema):
     reason = text(2000)
-    meaning = fields.String(load_default="rejection", validate=validate.OneOf(["rejection"]))
+    meaning = meaning_field(signing_acts.meanings(signing_acts.REJECTION),
+                            default=Meaning.rejection)
 
 
-class ExceptionalRequestSchema(StrictSchema):
-    password = text(256)
-    meaning = fields.String(load_default="approval",
-                            validate=validate.OneOf(["approval", "responsibility"]))
+class ExceptionalRequestSchema(SignerInputSchema):
+    meaning = meaning_field(signing_acts.meanings(signing_acts.EXCEPTIONAL_REQUEST),
+                            default=Meaning.approval)
     physician_name = text(200)
     physician_request = text(4000)
 
 
-class ExceptionalApproveSchema(StrictSchema):
-    password = text(256)
-    meaning = fields.String(load_default="approval",
-                            validate=validate.OneOf(["approval", "responsibility"]))
+class ExceptionalApproveSchema(SignerInputSchema):
+    meaning = meaning_field(signing_acts.meanings(signing_acts.EXCEPTIONAL_APPROVAL),
+                            default=Meaning.approval)
 
 
 class SpecTestInSchema(StrictSchema):
@@ -320,20 +317,14 @@ class QueueEntrySchema(StrictSchema):
 # -- recall (SPEC §3b) -------------------------------------------------------------------
 
 
-class RecallSchema(StrictSchema):
-    password = text(256)
-    meaning = fields.String(required=True, validate=validate.OneOf(["approval"]))
+class RecallSchema(SignerInputSchema):
+    meaning = meaning_field(signing_acts.meanings(signing_acts.RECALL))
     reason = text(2000)
-    username = text(64, required=False, metadata={
-        "description": "your user id: needed at the first signing of a session"})
 
 
-class RecallCloseSchema(StrictSchema):
-    password = text(256)
-    meaning = fields.String(required=True, validate=validate.OneOf(["approval"]))
+class RecallCloseSchema(SignerInputSchema):
+    meaning = meaning_field(signing_acts.meanings(signing_acts.RECALL_CLOSURE))
     summary = text(4000, required=False)
-    username = text(64, required=False, metadata={
-        "description": "your user id: needed at the first signing of a session"})
 
 
 class DispositionSchema(StrictSchema):

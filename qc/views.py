@@ -27,10 +27,10 @@ from batches.culture import step_state
 from batches.schemas import ChangeApprovalSchema, ChangeRejectionSchema, ChangeWithdrawalSchema
 from lims import clock
 from lims.auth import User, current_actor_user, role_required
-from lims.auth.models import MEANING_STATEMENTS, Meaning, Role
+from lims.auth.models import Role
 from lims.hashing import content_digest
 from lims.web.forms import Done, submit
-from qc import services
+from qc import services, signing_acts
 from qc.evaluation import OUTCOMES, Comparator, CriterionKind
 from qc.models import Evaluation
 from qc.review_exceptions import DeviationFacts, ResultFacts, StepFacts, review_exceptions
@@ -110,8 +110,7 @@ def _review_page(batch_id: int, status: int = 200, errors: dict | None = None):
         exceptions=_exceptions(results, steps, deviations), spec=spec,
         info=services.batch_release_info(batch), errors=errors or {}, form=request.form,
         unmet=services.release_readiness(batch, user) if user.role == Role.qa else [],
-        digest=content_digest(content), meanings=list(Meaning),
-        meaning_statements=MEANING_STATEMENTS, user=user,
+        digest=content_digest(content), acts=signing_acts, user=user,
         quarantine=batch_services.quarantine_reasons(batch)), status
 
 
@@ -173,7 +172,8 @@ def _released_message(batch) -> str:
 @role_required("qa")
 def release(batch_id: int):
     return submit(ReleaseSchema(), lambda data, user: services.release_batch(
-                      batch_services.get_batch(batch_id), data["password"], data["meaning"], user),
+                      batch_services.get_batch(batch_id), data["password"], data["meaning"], user,
+                      username=data.get("username")),
                   done=lambda batch: Done(_released_message(batch), _review_url(batch_id)),
                   page=partial(_review_page, batch_id))
 
@@ -183,7 +183,7 @@ def release(batch_id: int):
 def reject(batch_id: int):
     return submit(RejectSchema(), lambda data, user: services.reject_batch(
                       batch_services.get_batch(batch_id), data["password"], data["reason"], user,
-                      data["meaning"]),
+                      data["meaning"], username=data.get("username")),
                   done=lambda batch: Done(f"Batch {batch.batch_number} rejected; its doses must "
                                           "now be disposed.", _review_url(batch_id)),
                   page=partial(_review_page, batch_id))
@@ -206,7 +206,7 @@ def approve_exceptional_release(batch_id: int):
     return submit(ExceptionalApproveSchema(), lambda data, user: (
                       services.approve_exceptional_release(batch_services.get_batch(batch_id),
                                                            data["password"], data["meaning"],
-                                                           user)),
+                                                           user, username=data.get("username"))),
                   done=Done("Released for urgent medical need (2 of 2 signatures).",
                             _review_url(batch_id)),
                   page=partial(_review_page, batch_id))
@@ -241,7 +241,7 @@ def _deviation_page(deviation_id: int, status: int = 200, errors: dict | None = 
     return render_template("qc/deviation.html",
                            deviation=services.get_deviation(deviation_id),
                            errors=errors or {}, form=request.form, user=current_actor_user(),
-                           meanings=["approval", "responsibility", "review"]), status
+                           act=signing_acts.DEVIATION_CLOSURE), status
 
 
 @bp.route("/qc/deviations/<int:deviation_id>")
@@ -263,7 +263,7 @@ def investigation(deviation_id: int):
 def close_deviation(deviation_id: int):
     return submit(DeviationCloseSchema(), lambda data, user: services.close_deviation(
                       services.get_deviation(deviation_id), data["disposition"],
-                      data["password"], data["meaning"], user),
+                      data["password"], data["meaning"], user, username=data.get("username")),
                   done=Done(f"DEV-{deviation_id} closed.", _deviation_url(deviation_id)),
                   page=partial(_deviation_page, deviation_id))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from marshmallow import fields, validate
 
-from lims.auth.models import Role
+from lims.auth.models import MEANING_STATEMENTS, Meaning, Role
 from lims.schemas import StrictSchema, text
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9._-]{2,64}$",
@@ -86,23 +88,30 @@ class PasswordChangeSchema(StrictSchema):
                                        "one of the last 5"})
 
 
-class SignatureInputSchema(StrictSchema):
-    """The re-authentication every e-signature needs (SPEC §8)."""
+def meaning_field(meanings: Iterable[Meaning], *, default: Meaning | None = None
+                  ) -> fields.String:
+    """The ``meaning`` of a signing route: one of its act's meanings (the package's
+    ``signing_acts`` table), in the fixed list's order; required unless ``default``."""
+    allowed = [m for m in Meaning if m in set(meanings)]
+    metadata = {"description": "; ".join(f"{m.value} ({MEANING_STATEMENTS[m]})"
+                                         for m in allowed)}
+    choice = validate.OneOf([m.value for m in allowed])
+    if default is None:
+        return fields.String(required=True, validate=choice, metadata=metadata)
+    return fields.String(load_default=default.value, validate=choice, metadata=metadata)
+
+
+class SignerInputSchema(StrictSchema):
+    """The re-authentication every e-signature needs (SPEC §8): the password, and the user
+    id at the first signing of a session (checked whenever given: it must be the
+    logged-in user's). A signing route's schema sets ``meaning`` to its act's meanings
+    with :func:`meaning_field`."""
 
     password = text(256)
-    meaning = fields.String(required=True, validate=validate.OneOf(
-        ["review", "approval", "rejection", "responsibility"]))
-
-
-class SignerInputSchema(SignatureInputSchema):
-    """:class:`SignatureInputSchema` with the user id, for signing routes that pass it on
-    to ``sign(..., username=...)``: needed at the first signing of a session (when
-    ``SIGNATURE_USERNAME_AT_FIRST_SIGNING`` is on), checked whenever given. A route that
-    does not pass it on keeps :class:`SignatureInputSchema`, which refuses the field."""
-
     username = text(64, required=False, metadata={
         "description": "your user id: needed at the first signing of a session; when "
                        "given it must be the logged-in user's"})
+    meaning = meaning_field(Meaning)
 
 
 class SigningActSchema(StrictSchema):

@@ -362,7 +362,11 @@ def verify_password(user: User, password: str) -> None:
         _register_failure(user)
         if user.is_locked:
             raise Locked("Too many failed attempts: " + _locked_message(user))
-        raise Unauthorized("Wrong password.", code="invalid_credentials")
+        left = current_app.config["MAX_FAILED_LOGINS"] - user.failed_logins
+        raise Unauthorized("Wrong password.", code="invalid_credentials", details={
+            "attempts_left": left,
+            "fields": {"password": f"Wrong password: {left} attempt{'s' if left != 1 else ''} "
+                                   "left before your account locks."}})
     if user.failed_logins:
         user.failed_logins = 0
         db.session.flush()

@@ -166,7 +166,8 @@ def submit(schema: ma.Schema | None, action: Callable[[dict[str, Any], User], T]
     URL (``done`` may be a function of what the action returned).
 
     Invalid fields: ``page(400, errors)``. A refusal (``DomainError``): flashed, then
-    ``page(refusal.status, {})`` — or ``on_refusal(refusal)`` where the page shows the
+    ``page(refusal.status, fields)`` with the refused fields (a wrong password shown in the
+    signing dialog) — or ``on_refusal(refusal)`` where the page shows the
     refusal itself (the bedside mismatch) or has no page of its own.
 
     A page that shows its own form (one URL for GET and POST) answers GET with
@@ -188,7 +189,7 @@ def submit(schema: ma.Schema | None, action: Callable[[dict[str, Any], User], T]
     except DomainError as refusal:
         if on_refusal is not None:
             return on_refusal(refusal)
-        return page(flash_refusal(refusal), {})
+        return page(flash_refusal(refusal), dict(refusal.details.get("fields", {})))
     outcome = done if isinstance(done, Done) else done(result)
     flash(outcome.message, outcome.category)
     return redirect(outcome.url)

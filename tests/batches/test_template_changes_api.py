@@ -148,7 +148,7 @@ def test_a_wrong_password_is_counted_and_changes_nothing(app, lab, admin, make_u
                             json={"username": name, "password": TEST_PASSWORD}).json["token"]
     before = counts(app, TABLES[:-1])
     wrong = approve(lab, change["id"], {"Authorization": f"Bearer {token}"}, status=401,
-                    password="wrong-password-1")
+                    password="wrong-password-1", username=name)
     assert wrong["error"] == "invalid_credentials"
     with app.app_context():
         assert db.session.get(User, _id).failed_logins == 1

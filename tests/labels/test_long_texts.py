@@ -30,6 +30,7 @@ from labels.documents.batch_record import (
 from labels.documents.coa import CertificateOfAnalysis, ReleaseTestRow, coa_pdf
 from labels.documents.custody_report import CustodyReport, TimelineRow, custody_report_pdf
 from tests.fixtures.qc import PASSING, RELEASE_TESTS
+from tests.fixtures.clients import Credentials
 from tests.fixtures.users import TEST_PASSWORD
 
 
@@ -45,12 +46,12 @@ def _long(length: int, tag: str) -> str:
     return ("lorem ipsum dolor sit amet " * (length // 20))[:length - len(end)] + end
 
 
-def _headers(client, make_user, role: str, tag: str) -> dict[str, str]:
+def _headers(client, make_user, role: str, tag: str) -> Credentials:
     """Bearer headers for a new user whose printed name is 200 characters long."""
     _id, username = make_user(role, full_name=_long(200, tag))
     token = client.post("/api/v1/auth/tokens",
                         json={"username": username, "password": TEST_PASSWORD}).json["token"]
-    return {"Authorization": f"Bearer {token}"}
+    return Credentials(token, username)
 
 
 def _document(qlab, path: str) -> str:

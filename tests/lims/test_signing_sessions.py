@@ -96,12 +96,26 @@ def test_a_user_id_not_the_sessions_is_refused_and_counted(signing_app, sign_rou
         assert quinn.failed_logins == 1
 
 
-def test_a_given_user_id_is_checked_even_when_not_required(sign_routes, app, client,
-                                                           make_user):
+def test_the_rule_is_on_by_default(sign_routes, app, client, make_user):
+    make_user("qa", username="quinn")
+    headers = _token(client, "quinn")
+    refused = _api_sign(client, headers)
+    assert refused.status_code == 400 and refused.json["error"] == "username_required"
+    assert _signatures(app) == 0
+
+
+@pytest.fixture
+def rule_off(app_config):
+    """A lab that turned the rule off (not recommended)."""
+    app_config["SIGNATURE_USERNAME_AT_FIRST_SIGNING"] = False
+
+
+def test_a_given_user_id_is_checked_even_when_not_required(rule_off, sign_routes, app,
+                                                           client, make_user):
     make_user("qa", username="quinn")
     make_user("qa", username="olga")
     headers = _token(client, "quinn")
-    assert _api_sign(client, headers).status_code == 201, "the setting is off by default"
+    assert _api_sign(client, headers).status_code == 201, "the setting is off"
     assert _api_sign(client, headers, username="olga").status_code == 401
 
 
@@ -110,9 +124,10 @@ def test_the_web_session_needs_the_user_id_at_its_first_signing(signing_app, sig
     make_user("qa", username="quinn")
     web_login(client, "quinn")
 
-    def sign(**extra):
+    def sign(username: str = ""):  # blank: the user id field left empty
         return client.post("/test-sign", data={"password": TEST_PASSWORD, "meaning": "approval",
-                                               "csrf_token": csrf_token(client, "/"), **extra})
+                                               "csrf_token": csrf_token(client, "/"),
+                                               "username": username})
 
     assert sign().status_code == 400
     assert sign(username="quinn").status_code == 201
@@ -136,9 +151,10 @@ def test_acts_expose_only_their_meanings_and_the_service_refuses_the_others(
         offered = [value for value, _label in meaning_choices(ACT)]
     assert offered == ["approval", "responsibility"]
     for meaning in offered:
-        assert _api_sign(client, headers, meaning=meaning).status_code == 201, meaning
+        assert _api_sign(client, headers, meaning=meaning,
+                         username="quinn").status_code == 201, meaning
     for meaning in ("review", "rejection"):
-        refused = _api_sign(client, headers, meaning=meaning)
+        refused = _api_sign(client, headers, meaning=meaning, username="quinn")
         assert refused.status_code == 400 and "meaning" in refused.json["details"]["fields"]
 
 

@@ -266,7 +266,7 @@ def test_a_wrong_password_is_refused_and_counted(app, client, make_user, changes
                         json={"username": name, "password": TEST_PASSWORD}).json["token"]
     before = counts(app, CHANGE_TABLES)
     wrong = changes.approve(change["id"], {"Authorization": f"Bearer {token}"}, status=401,
-                            password="not-the-password")
+                            password="not-the-password", username=name)
     assert wrong["error"] == "invalid_credentials"
     assert failed_logins(app, name) == 1, "the wrong password counts towards the lockout"
     assert counts(app, CHANGE_TABLES) == before

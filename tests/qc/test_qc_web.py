@@ -23,7 +23,7 @@ def test_qa_signs_release_in_the_browser(qlab, client, make_user, nothing_writte
     page = client.get(f"/qc/batches/{batch['id']}/review").get_data(as_text=True)
     exceptions = page[page.index('id="exceptions"'):page.index('id="qc-results"')]
     assert "out of spec" in exceptions and "deviation" in exceptions
-    assert "You sign:" in page and "Re-enter your password" in page
+    assert "You sign:" in page and 'name="username"' in page, "user id at the first signing"
     token = csrf_token(client, f"/qc/batches/{batch['id']}/review")
     with nothing_written():
         refused = client.post(f"/qc/batches/{batch['id']}/release",

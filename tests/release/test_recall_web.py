@@ -104,7 +104,7 @@ def test_the_recall_signature_asks_for_the_user_id_at_a_sessions_first_signing(
     form = client.get(f"/qc/batches/{batch['id']}/recall/new")
     assert 'name="username"' in form.get_data(as_text=True)
     with nothing_written():
-        assert _start(client, batch).status_code == 400
+        assert _start(client, batch, username="").status_code == 400
     assert _start(client, batch, username=name).status_code == 302
 
 
