@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,7 @@ def _acts(app: Flask | None = None) -> dict[str, SigningAct]:
     return app.extensions.setdefault("lims_signing_acts", {})
 
 
-def add_signing_act(app: Flask, name: str, label: str, meanings: set[Meaning] | list[Meaning]
+def add_signing_act(app: Flask, name: str, label: str, meanings: Iterable[Meaning]
                     ) -> SigningAct:
     """Register a signing act and the meanings valid for it (in the fixed list's order)."""
     chosen = tuple(m for m in Meaning if m in set(meanings))

@@ -102,6 +102,13 @@ class BenchTerminal:
     def flashes(self, category: str = "error") -> list[str]:
         return [t.strip() for t in self.page.locator(f".flash-{category}").all_inner_texts()]
 
+    def refusal_shown(self) -> tuple:
+        """What a refused form post showed: its status, the flashes, the field errors and
+        the page's heading (for a failing assertion's message)."""
+        heading = self.page.locator("h1")
+        return (self.last_status, self.flashes(), self.field_errors(),
+                heading.first.inner_text() if heading.count() else self.page.content()[:500])
+
     def expect_refused(self, status: int, *reasons: str) -> list[str]:
         """The last form post was refused with ``status`` and the page shows every reason."""
         assert self.last_status == status, (self.last_status, self.flashes())
@@ -139,7 +146,7 @@ class BenchTerminal:
         page.fill("#initials", initials)
         page.fill("#date_of_birth", date_of_birth)
         self._submit(page.get_by_role("button", name="Register subject"))
-        assert self.last_status == 302, self.flashes()
+        assert self.last_status == 302, self.refusal_shown()
         expect(page.locator("h1")).to_have_text(f"{kind.title()} {code}")
 
     def screen_recipient(self, *contraindications: str) -> str:
@@ -289,12 +296,23 @@ class BenchTerminal:
         expect(dialog).to_be_visible()
         return dialog
 
+    def sign_in(self, form, password: str = TEST_PASSWORD, meaning: str | None = None,
+                username: str | None = None) -> None:
+        """Fill a signing dialog's fields (auth/_signature_fields.html): the user id where
+        the session's first signing asks for it (your own unless ``username``), the
+        meaning if given, the password."""
+        user_id = form.locator("input[name=username]")
+        if user_id.count():
+            user_id.fill(self._username if username is None else username)
+        if meaning is not None:
+            form.locator("select[name=meaning]").select_option(meaning)
+        form.locator("input[name=password]").fill(password)
+
     def release(self, password: str = TEST_PASSWORD, meaning: str = "approval") -> bool:
-        """Through the signing dialog: meaning, the password re-entered, "Sign release".
+        """Through the signing dialog: (user id,) meaning, the password, "Sign release".
         True when released (see :attr:`last_status` and :meth:`flashes` otherwise)."""
         dialog = self.signing_dialog()
-        dialog.locator("#meaning").select_option(meaning)
-        dialog.locator("#password").fill(password)
+        self.sign_in(dialog, password, meaning)
         self._submit(dialog.get_by_role("button", name="Sign release"))
         return self.last_status == 302
 
@@ -451,9 +469,7 @@ class BenchTerminal:
         expect(page.locator("#recall-reason")).to_be_focused()
         page.keyboard.type(reason)
         form = page.locator("#recall-form")
-        if form.locator("input[name=username]").count():
-            form.locator("input[name=username]").fill(self._username)
-        form.locator("input[name=password]").fill(password)
+        self.sign_in(form, password)
         self._submit(form.get_by_role("button", name="Sign recall"))
         if self.last_status != 302:
             return False

@@ -90,11 +90,20 @@ def test_from_qc_to_release_labels_custody_and_bedside(bench, live_server, make_
     expect(dialog).to_contain_text(f"I, QA Officer Grace (qa-grace), approve batch {batch}")
     expect(dialog).to_contain_text("printed name, the date and time (UTC) and the meaning")
     expect(dialog.locator("#meaning option:checked")).to_contain_text("approval")
+    # The only meaning of a release is offered; the session's first signature asks for
+    # the user id as well as the password (SPEC §8).
+    expect(dialog.locator("#meaning option")).to_have_count(1)
+    expect(dialog.locator("#username")).to_be_visible()
+    expect(dialog.get_by_text("First signature of this session")).to_be_visible()
 
-    # A wrong password is refused on the page; nothing is signed.
+    # A wrong password is refused in the dialog, with the attempts left; nothing is signed.
     assert not bench.release(password="not-my-password")
     assert bench.last_status == 401, (bench.last_status, bench.flashes())
     assert bench.flashes("error"), page.content()[:2000]
+    dialog = bench.signing_dialog()
+    expect(dialog.locator("#password-error")).to_contain_text("4 attempts left")
+    expect(dialog.locator("#username")).to_have_value("qa-grace")
+    expect(dialog.locator("#password")).to_have_value("")
     assert bench.signatures() == []
     assert bench.batch_status() == "qc_review"
 

@@ -29,8 +29,8 @@ from labels.documents.batch_record import (
 )
 from labels.documents.coa import CertificateOfAnalysis, ReleaseTestRow, coa_pdf
 from labels.documents.custody_report import CustodyReport, TimelineRow, custody_report_pdf
-from tests.fixtures.qc import PASSING, RELEASE_TESTS
 from tests.fixtures.clients import Credentials
+from tests.fixtures.qc import PASSING, RELEASE_TESTS
 from tests.fixtures.users import TEST_PASSWORD
 
 
