@@ -15,7 +15,8 @@ def test_precedence_defaults_instance_file_environment_test_mapping(tmp_path, mo
     monkeypatch.setenv("LIMS_FACILITY_FIN", "B5678")
     monkeypatch.setenv("LIMS_PRINTER_PORT", "9102")
     monkeypatch.setenv("LIMS_SCHEDULER", "true")
-    app = create_app({"PRINTER_PORT": 9103, "SECRET_KEY": "x"})
+    # TESTING: the scheduler asked for above is not started (a stray sweep thread)
+    app = create_app({"PRINTER_PORT": 9103, "SECRET_KEY": "x", "TESTING": True})
     assert app.config["IDLE_TIMEOUT_MINUTES"] == 15  # default
     assert app.config["FACILITY_NAME"] == "From instance file"  # instance file
     assert app.config["FACILITY_FIN"] == "B5678"  # environment beats the file
