@@ -54,9 +54,40 @@ class LiveServer:
     app: object
 
 
+class _InFlight:
+    """WSGI middleware counting the requests being answered, so that a test ends only
+    once the browser's last requests (a page's images still loading when the test's
+    last assertion passed) are done: none of them may write into the next test's
+    database after it is reset."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.count = 0
+        self.idle = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.idle:
+            self.count += 1
+        result = self.app(environ, start_response)
+        try:
+            return list(result)  # the whole body, and the request's teardown, inside the count
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            with self.idle:
+                self.count -= 1
+                self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self.idle:
+            return self.idle.wait_for(lambda: self.count == 0, timeout)
+
+
 @pytest.fixture
 def live_server(app) -> Iterator[LiveServer]:
-    server = make_server("127.0.0.1", 0, app, threaded=True,
+    in_flight = _InFlight(app)
+    server = make_server("127.0.0.1", 0, in_flight, threaded=True,
                          request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -66,6 +97,7 @@ def live_server(app) -> Iterator[LiveServer]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+        assert in_flight.wait_idle(timeout=30), "a request of this test never finished"
 
 
 @pytest.fixture(scope="session")
