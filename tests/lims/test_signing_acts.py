@@ -4,12 +4,9 @@ user id at the first signing of a session (21 CFR 11.200(a)(1)(i))."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from lims.auth.models import Meaning
-from tests.fixtures.lab import NEGATIVE, iso, now
 from tests.fixtures.records import KEPT_WRONG_PASSWORD
 from tests.fixtures.users import TEST_PASSWORD
 
@@ -91,10 +88,7 @@ def _signing_cases(qlab) -> list[tuple[str, str, dict]]:
     qlab.all_results(pending, skip=("sterility",))
     deviation = qlab.post(f"/batches/{ready['id']}/deviations",
                           {"description": "incubator door left open"}).json
-    donor = qlab.donor(status=None)
-    qlab.post(f"/subjects/{donor['id']}/donor-screening",
-              {"specimen_collected_at": iso(now() - timedelta(days=1)), "markers": NEGATIVE},
-              status=200)
+    donor = qlab.donor(status="screened")  # all negative, not yet signed eligible
     return [
         ("batch_release", f"/batches/{ready['id']}/release", {"meaning": "approval"}),
         ("batch_rejection", f"/batches/{ready['id']}/reject", {"reason": "out of spec"}),

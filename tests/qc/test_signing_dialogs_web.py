@@ -5,9 +5,7 @@ shows a refused signature next to its field, with the attempts left before the l
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
-from tests.fixtures.lab import NEGATIVE, iso, now
 from tests.fixtures.records import KEPT_WRONG_PASSWORD
 from tests.fixtures.users import TEST_PASSWORD
 from tests.release.web import post_form
@@ -30,10 +28,7 @@ def test_every_dialog_offers_only_its_acts_meanings(qlab, client, login_as):
     ready = qlab.ready()
     deviation = qlab.post(f"/batches/{ready['id']}/deviations",
                           {"description": "incubator door left open"}).json
-    donor = qlab.donor(status=None)
-    qlab.post(f"/subjects/{donor['id']}/donor-screening",
-              {"specimen_collected_at": iso(now() - timedelta(days=1)), "markers": NEGATIVE},
-              status=200)
+    donor = qlab.donor(status="screened")  # all negative, not yet signed eligible
     login_as("qa")
 
     review = _page(client, f"/qc/batches/{ready['id']}/review")
