@@ -134,7 +134,8 @@ def fuzz_lab(app, client, make_user):
         lab.post("technician", f"/doses/{moved['id']}/custody",
                  {"event": event, "location": where, "scanned_code": matrix})
     lab.post("qa", f"/batches/{recalled['id']}/recall",
-             {"password": TEST_PASSWORD, "meaning": "approval", "reason": "fuzz recall"})
+             {"password": TEST_PASSWORD, "meaning": "approval", "reason": "fuzz recall",
+              "username": "fuzz-qa"})
     lab.post("qa", f"/batches/{recalled['id']}/recall/notifications",
              {"kind": "site", "site": "ward", "recipient": "Head nurse", "method": "phone"})
     donor = lab.post("technician", "/subjects", {
@@ -204,8 +205,8 @@ class _Records:
         for body in NK_PASSING:
             result = self.post("technician", f"/batches/{batch['id']}/qc-results", body)
             self.post("reviewer", f"/qc-results/{result['id']}/review", {})
-        self.post("qa", f"/batches/{batch['id']}/release",
-                  {"password": TEST_PASSWORD, "meaning": "approval"})
+        self.post("qa", f"/batches/{batch['id']}/release",  # user id: SPEC §8 first signing
+                  {"password": TEST_PASSWORD, "meaning": "approval", "username": "fuzz-qa"})
         return batch
 
 

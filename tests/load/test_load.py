@@ -147,8 +147,8 @@ def _prepare_lab(base_url: str, tokens: list[str], qa_token: str) -> dict:
     for body in NK_PASSING:
         result = _ok(api.post(f"/batches/{released['id']}/qc-results", body))
         _ok(reviewer.post(f"/qc-results/{result['id']}/review", {}), 200)
-    _ok(qa.post(f"/batches/{released['id']}/release",
-                {"password": TEST_PASSWORD, "meaning": "approval"}), 200)
+    _ok(qa.post(f"/batches/{released['id']}/release",  # user id: SPEC §8 first signing
+                {"password": TEST_PASSWORD, "meaning": "approval", "username": "loadqa"}), 200)
     doses = [{"id": d["id"], "matrix": _ok(api.get(f"/doses/{d['id']}"), 200)[
         "barcodes"]["matrix"]} for d in doses]
     for each in (api, reviewer, qa):
