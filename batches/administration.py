@@ -22,9 +22,16 @@ from typing import Any
 from batches.alerts import BatchAlert
 from batches.batch_records import release_problems
 from batches.common import refuse_future
-from batches.custody import append_event, last_event, lock_dose, release_block_note, scan_problem
+from batches.custody import (
+    append_event,
+    dose_refusals,
+    last_event,
+    lock_dose,
+    release_block_note,
+    scan_problem,
+)
 from batches.custody_rules import event_refusals
-from batches.models import CustodyEvent, Dose, DoseStatus
+from batches.models import CustodyEvent, Dose
 from lims import audit, clock
 from lims.alerts.services import Cause, raise_alert
 from lims.audit.context import user_is_actor
@@ -53,23 +60,12 @@ def identity_mismatches(dose: Dose, scanned_code: str, patient_code: str,
 
 
 def giving_refusals(dose: Dose) -> list[str]:
-    """Why the dose may not be given to anyone now, wherever it is (SPEC §3b, §5): its
-    batch's release does not hold (not released, suspended — with the causes —, recalled,
-    or its signed record changed), the dose is rejected, disposed or already given, or it
-    has passed its effective expiry (the post-thaw expiry of a thawed dose included)."""
-    reasons: list[str] = []
-    problems = release_problems(dose.batch)
-    if problems:
-        note = release_block_note(dose.batch)
-        reasons += [p + (f" ({note})" if note and "not released" in p else "")
-                    for p in problems]
-    elif dose.status in (DoseStatus.rejected, DoseStatus.disposed, DoseStatus.administered):
-        reasons.append(f"the dose is {dose.status}")
-    expiry = dose.effective_expires_at
-    if expiry <= clock.utcnow():
-        thawed = " (post-thaw expiry)" if expiry == dose.post_thaw_expires_at else ""
-        reasons.append(f"the dose expired at {expiry.isoformat()}{thawed}")
-    return reasons
+    """Why the dose may not be given to anyone now, wherever it is (SPEC §3b, §5):
+    :func:`batches.custody.dose_refusals` with the full release check — not released,
+    suspended (with the causes), recalled, or its signed record changed."""
+    note = release_block_note(dose.batch)
+    return dose_refusals(dose, [p + (f" ({note})" if note and "not released" in p else "")
+                                for p in release_problems(dose.batch)])
 
 
 def custody_refusals(dose: Dose, previous: CustodyEvent | None) -> list[str]:

@@ -170,23 +170,36 @@ GUARDED_EVENTS = frozenset({"shipped", "delivered", "thawed"})
 """Handoffs towards a patient: refused when a released batch's release no longer holds."""
 
 
+SPENT = (DoseStatus.rejected, DoseStatus.disposed, DoseStatus.administered)
+
+
+def dose_refusals(dose: Dose, release_reasons: list[str]) -> list[str]:
+    """The one rule of what stops a dose from being shipped or given (SPEC §3b, §5):
+    ``release_reasons`` — why its batch's release does not hold, as the caller can afford
+    to tell — then the dose's own: rejected, disposed or already given; past its
+    effective expiry (the post-thaw expiry of a thawed dose included)."""
+    reasons = list(release_reasons)
+    if dose.status in SPENT:
+        reasons.append(f"the dose is {dose.status}")
+    expiry = dose.effective_expires_at
+    if expiry <= clock.utcnow():
+        thawed = " (post-thaw expiry)" if expiry == dose.post_thaw_expires_at else ""
+        reasons.append(f"the dose expired at {expiry.isoformat()}{thawed}")
+    return reasons
+
+
 def dose_blocks(dose: Dose) -> list[str]:
-    """Why the dose may not be shipped or administered now (empty: it may), for screens
-    and the API: its batch is not released (suspended — with the causes —, recalled…), or
-    the dose is spent or expired. Cheap enough for a list of doses: the signature check
-    of a released batch (:func:`batches.batch_records.release_problems`) is left to the
-    handoff and the bedside themselves."""
+    """:func:`dose_refusals` for screens and the API, cheap enough for a list of doses:
+    the batch is not released (suspended — with the causes —, recalled…). The signature
+    check of a released batch (:func:`batches.batch_records.release_problems`) is left to
+    the handoff and the bedside themselves (:func:`batches.administration.giving_refusals`)."""
     reasons = []
     if dose.batch.status != BatchStatus.released:
         note = _block_note(dose.batch)
         reasons.append(f"the batch {dose.batch.batch_number} is "
                        f"{dose.batch.status.replace('_', ' ')}, not released"
                        + (f" ({note})" if note else ""))
-    if dose.status in (DoseStatus.rejected, DoseStatus.disposed, DoseStatus.administered):
-        reasons.append(f"the dose is {dose.status}")
-    if dose.effective_expires_at <= clock.utcnow():
-        reasons.append(f"the dose expired at {dose.effective_expires_at.isoformat()}")
-    return reasons
+    return dose_refusals(dose, reasons)
 
 
 def _block_note(batch) -> str:
