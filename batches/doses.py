@@ -3,8 +3,8 @@
 * Only a harvested batch can be formulated, once; formulating moves it to
   ``qc_review`` (SPEC §3).
 * ``count`` doses get the division codes of SPEC §6 (``00`` for one undivided
-  dose; ``Aa``, ``Ab``… otherwise). A dose's ``code`` is DIN + product code +
-  division (``Z999926000001-S9001V-Aa``), unique.
+  dose; first-level divisions ``A0``, ``B0``… otherwise, at most 26). A dose's
+  ``code`` is DIN + product code + division (``Z999926000001-S9001V-A0``), unique.
 * Cells per dose × count may not exceed the cells counted at harvest (when the
   harvest recorded a count).
 * Expiry defaults to formulation time + the product's shelf life; the storage
@@ -124,7 +124,7 @@ def find_by_code(code: str) -> Dose | None:
 
 
 def find_by_identity(din: str, product_text: str) -> Dose | None:
-    """The dose with this DIN and product code text (``=<S9001V Aa``)."""
+    """The dose with this DIN and product code text (``=<S9001VA0``)."""
     try:
         parsed = isbt128.parse_product_code(product_text)
     except ValueError:

@@ -19,11 +19,11 @@ Specification (ICCBBA ST-001 v6.2.2):
   exactly ST-001's ``αoooo`` + ``t`` + ``ds`` with ``α`` fixed to ``S``
   (cellular therapy).  :func:`product_code_text` accepts the 4 characters
   after ``S`` (SPEC's wording) or the 5-character ICCBBA form ``S1234``.
-* **Division**: ``00`` when undivided, otherwise upper-case + lower-case letter
-  (SPEC).  :func:`division_codes` numbers divisions ``Aa``, ``Ab`` … ``Az``,
-  ``Ba`` … ``Zz``: at most 26 × 26 = 676.  ST-001 also allows ``A0`` (a
-  first-level division not subdivided); parsers accept it, builders follow
-  SPEC and never make it.
+* **Division** (SPEC §6, ST-001): ``00`` when undivided; a product split into
+  doses gets first-level divisions ``A0``, ``B0`` … ``Z0`` (upper-case letter,
+  then ``0``): :func:`division_codes`, at most 26.  Second-level codes ``Aa``,
+  ``Ab`` … name the parts of a first-level division split again (doses made
+  before this scheme carry them too); parsers and builders accept both levels.
 * **Dates** (data structures 005 ``&>`` and 007 ``&*``): ``cyyjjjhhmm`` with
   ``c = 0`` for 2000–2099 (SPEC; other centuries are refused), ``jjj`` the
   day of the year, ``hhmm`` 24-hour time, 2359 when only a date is known
@@ -60,8 +60,8 @@ COLLECTION_TYPES: dict[str, str] = {
 """Collection type codes allowed by SPEC §6 (6th character of the product code)."""
 
 UNDIVIDED = "00"
-MAX_DIVISIONS = 26 * 26
-"""Largest number of divisions the SPEC §6 scheme (``Aa`` … ``Zz``) can name."""
+MAX_DIVISIONS = 26
+"""Largest number of first-level divisions of one split (``A0`` … ``Z0``, SPEC §6)."""
 
 DIN_PREFIX = "="
 PRODUCT_CODE_PREFIX = "=<"
@@ -74,8 +74,8 @@ _FIN_RE = re.compile(r"[A-NP-Z1-9][0-9]{4}")
 _DIN_RE = re.compile(r"(?P<fin>[A-NP-Z1-9][0-9]{4})(?P<year>[0-9]{2})(?P<seq>[0-9]{6})")
 _FLAGS_RE = re.compile(r"[0-9A-HJ-NPR-Y]{2}")
 _PDC_RE = re.compile(r"S[A-Z0-9]{4}")
-_DIVISION_RE = re.compile(r"00|[A-Z][a-z]")
-_DIVISION_READ_RE = re.compile(r"00|[A-Z][a-z0]")
+_DIVISION_RE = re.compile(r"00|[A-Z][a-z0]")
+"""``00`` undivided, ``A0`` a first-level division, ``Aa`` a second-level one."""
 _DATE_RE = re.compile(r"0(?P<yy>[0-9]{2})(?P<jjj>[0-9]{3})(?P<hh>[0-9]{2})(?P<mm>[0-9]{2})")
 _COI_SEQ_RE = re.compile(r"[A-Z0-9]{6}")
 _AIM_ID_RE = re.compile(r"\][A-Za-z][0-9A-Za-z]")
@@ -248,7 +248,8 @@ def product_code_text(description_code: str, collection_type: str, division: str
             f"collection type must be one of {sorted(COLLECTION_TYPES)}: {collection_type!r}"
         )
     if not isinstance(division, str) or _DIVISION_RE.fullmatch(division) is None:
-        raise ValueError(f"division must be 00 or upper-case + lower-case letter: {division!r}")
+        raise ValueError("division must be 00, a first-level A0 … Z0 or a second-level "
+                         f"Aa … Zz: {division!r}")
     return PRODUCT_CODE_PREFIX + pdc + collection_type + division
 
 
@@ -261,29 +262,26 @@ def parse_product_code(text: str) -> ProductCode:
         raise ValueError(f"not a cellular therapy product description code: {pdc!r}")
     if collection_type not in COLLECTION_TYPES:
         raise ValueError(f"unknown collection type {collection_type!r}")
-    if _DIVISION_READ_RE.fullmatch(division) is None:
+    if _DIVISION_RE.fullmatch(division) is None:
         raise ValueError(f"not a division code: {division!r}")
     return ProductCode(pdc, collection_type, division)
 
 
 def division_codes(n: int) -> list[str]:
-    """Division codes for a product split into ``n`` units (SPEC §6).
+    """Division codes for a product split into ``n`` units (SPEC §6, ST-001).
 
-    ``["00"]`` for a single undivided product; otherwise ``Aa``, ``Ab`` …
-    ``Az``, ``Ba`` … in order.  More than 676 units cannot be named.
+    ``["00"]`` for a single undivided product; otherwise the first-level divisions
+    ``A0``, ``B0`` … in order.  More than 26 units cannot be named in one split.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"number of divisions must be a positive integer: {n!r}")
     if n > MAX_DIVISIONS:
-        raise ValueError(f"at most {MAX_DIVISIONS} divisions can be coded, not {n}")
+        raise ValueError(f"at most {MAX_DIVISIONS} divisions can be coded in one split, "
+                         f"not {n}")
     if n == 1:
         return [UNDIVIDED]
-    return [_division_code(i) for i in range(n)]
+    return [chr(ord("A") + i) + "0" for i in range(n)]
 
-
-def _division_code(index: int) -> str:
-    first, second = divmod(index, 26)
-    return chr(ord("A") + first) + chr(ord("a") + second)
 
 
 # --------------------------------------------------------------------------

@@ -170,7 +170,8 @@ class StepCorrectionSchema(CorrectionSchema, StepValuesSchema):
 
 
 class FormulationSchema(StrictSchema):
-    count = number(1, 676, required=True)
+    count = number(1, 26, required=True, metadata={
+        "description": "doses of one split: 1 undivided (00), else divisions A0 … Z0"})
     cells_per_dose = number(1, MAX_CELLS, required=True)
     volume_ml = millilitres(5000, required=True)
     container = text(60, required=False)

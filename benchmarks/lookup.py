@@ -56,7 +56,7 @@ def measure(url: str, doses: int, requests: int, seed: int) -> tuple[float, floa
         from batches.common import facility_tz
 
         tz = facility_tz()
-        divisions = ["Aa", "Ab", "Ac", "Ad"]
+        divisions = ["A0", "B0", "C0", "D0"]
         picks = [(rng.randint(1, batches), rng.choice(divisions)) for _ in range(requests)]
         codes = [dose_texts(i, division, expires.astimezone(tz))["matrix"]
                  for i, division in picks]

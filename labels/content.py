@@ -107,5 +107,5 @@ def vessel_label(batch: Batch, vessel: str | None = None) -> InProcessLabel:
 
 
 def product_code_line(dose: Dose) -> str:
-    """The ISBT 128 product code as read by people: ``product code S90011Aa``."""
+    """The ISBT 128 product code as read by people: ``product code S90011A0``."""
     return f"product code {barcode_texts(dose)['product'][2:]}"

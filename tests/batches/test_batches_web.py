@@ -174,7 +174,7 @@ def test_formulation_form_and_admin_cannot_write(app, client, lab, login_as, not
                                            "volume_ml": "2"}, page)
     assert done.status_code == 302
     shown = client.get(page).data.decode()
-    assert re.search(r"-Aa<", shown) and 'data-status="qc_review"' in shown
+    assert re.search(r"-A0<", shown) and 'data-status="qc_review"' in shown
 
 
 def test_dashboard_panel_lists_todays_work(tech_web, lab):

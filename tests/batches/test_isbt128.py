@@ -130,7 +130,7 @@ def test_product_code_layout_follows_spec():
 @pytest.mark.parametrize(
     ("code", "kind", "division"),
     [("123", "V", "00"), ("E1234", "V", "00"), ("s1234", "V", "00"), ("1234", "P", "00"),
-     ("1234", "V", "A0"), ("1234", "V", "aA"), ("1234", "V", "AA"), ("1234", "V", "0")],
+     ("1234", "V", "A1"), ("1234", "V", "aA"), ("1234", "V", "AA"), ("1234", "V", "0")],
 )
 def test_product_code_refuses(code, kind, division):
     with pytest.raises(ValueError):
@@ -145,18 +145,31 @@ def test_parse_product_code_round_trip_and_standard_a0():
     assert i.parse_product_code("=<S12341A0").division == "A0"  # ST-001 first-level division
 
 
-def test_division_codes():
+def test_division_codes_are_first_level_a0_b0_for_one_split():
+    """ST-001 / SPEC §6: a single split gives first-level divisions A0, B0 …; Aa, Ab …
+    are second-level divisions of A0 and are never made for a single split."""
     assert i.division_codes(1) == ["00"]
-    assert i.division_codes(3) == ["Aa", "Ab", "Ac"]
+    assert i.division_codes(3) == ["A0", "B0", "C0"]
     codes = i.division_codes(i.MAX_DIVISIONS)
-    assert codes[25:28] == ["Az", "Ba", "Bb"]
-    assert codes[-1] == "Zz"
-    assert len(set(codes)) == 676
+    assert (len(set(codes)), codes[0], codes[-1]) == (26, "A0", "Z0")
+    assert all(code[1] == "0" for code in codes)
     for code in codes:
-        i.product_code_text("1234", "1", code)
+        assert i.parse_product_code(i.product_code_text("1234", "1", code)).division == code
 
 
-@pytest.mark.parametrize("n", [0, -1, 677, 2.0, True])
+def test_product_codes_of_second_level_divisions_still_build_and_read():
+    """Doses made before the A0 scheme carry Aa, Ab …: their labels still print and scan."""
+    assert i.product_code_text("1234", "V", "Ab") == "=<S1234VAb"
+    assert i.parse_product_code("=<S1234VAb").division == "Ab"
+
+
+@pytest.mark.parametrize("division", ["0A", "a0", "AA", "A1", "000", "", "Z"])
+def test_malformed_divisions_are_refused(division):
+    with pytest.raises(ValueError):
+        i.product_code_text("1234", "1", division)
+
+
+@pytest.mark.parametrize("n", [0, -1, 27, 677, 2.0, True])
 def test_division_codes_refuses(n):
     with pytest.raises(ValueError):
         i.division_codes(n)
@@ -245,7 +258,7 @@ def test_parse_chain_of_identity_refuses(text):
 
 
 DIN_TEXT = "=G12342512345600"
-PRODUCT = "=<S1234VAa"
+PRODUCT = "=<S1234VA0"
 EXPIRY = "&>0253652359"
 
 
@@ -274,7 +287,7 @@ def test_parse_scanned_kinds():
     assert i.parse_scanned(DIN_TEXT)["kind"] == "din"
     assert i.parse_scanned(DIN_TEXT)["check_character"] == i.din_check_character("G123425123456")
     product = i.parse_scanned(PRODUCT)
-    assert (product["kind"], product["division"]) == ("product_code", "Aa")
+    assert (product["kind"], product["division"]) == ("product_code", "A0")
     assert i.parse_scanned(EXPIRY)["expires_at"] == datetime(2025, 12, 31, 23, 59)
     assert i.parse_scanned("&*0250321445")["collected_at"] == datetime(2025, 2, 1, 14, 45)
     coi = i.parse_scanned("&/CHA999925000042")
@@ -286,7 +299,7 @@ def test_parse_scanned_compound_exposes_identity():
     assert scanned["kind"] == "compound"
     assert scanned["din"] == "G123425123456"
     assert scanned["product_code"] == PRODUCT
-    assert scanned["division"] == "Aa"
+    assert scanned["division"] == "A0"
     assert [s["kind"] for s in scanned["structures"]] == ["din", "product_code", "expiry"]
 
 

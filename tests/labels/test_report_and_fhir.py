@@ -44,7 +44,7 @@ def test_custody_report_shows_identity_timeline_signature_and_verdict(app, lab):
     text = " ".join(pages)
     assert f"{isbt128.format_din(batch['din'])} [{dose['check_character']}]" in text
     assert patient["code"] in text and patient["date_of_birth"] in text
-    assert "S90011Aa" in text and batch["batch_number"] in text
+    assert "S90011A0" in text and batch["batch_number"] in text
     for event in ("collected", "stored", "retrieved", "shipped", "received", "thawed",
                   "administered"):
         assert event in text, event
@@ -79,7 +79,7 @@ def test_fhir_product_is_valid_r5_with_isbt128_systems(app, lab):
     assert product.productCode.coding[0].code == "S9001"
     assert product.biologicalSourceEvent.system == fhir.DONATION_IDENTIFICATION_NUMBER
     assert product.biologicalSourceEvent.value == batch["din"]
-    assert product.division == "Aa" and product.productStatus.code == "unavailable"
+    assert product.division == "A0" and product.productStatus.code == "unavailable"
     assert dose["code"] in [i.value for i in product.identifier]
     [collection_type] = [p for p in product.property
                          if p.type.coding and p.type.coding[0].code == "collectiontype"]
