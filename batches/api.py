@@ -114,7 +114,8 @@ def screen_recipient(data, subject_id):
 @blp.arguments(DonorScreeningSchema)
 @blp.response(200, SubjectSchema)
 def screen_donor(data, subject_id):
-    """Record a donor specimen's markers (SPEC §2): any reactive → ineligible."""
+    """Record a donor specimen's markers (SPEC §2): any reactive marker but CMV → ineligible
+    (a reactive CMV is recorded and labelled, 21 CFR 1271.85(b)(2))."""
     subject = services.get_subject(subject_id)
     services.screen_donor(subject, data["specimen_collected_at"], data["markers"],
                           current_actor_user())
@@ -126,9 +127,10 @@ def screen_donor(data, subject_id):
 @role_required("qa")
 @blp.arguments(EligibilitySchema)
 @blp.response(200, SubjectSchema)
-@blp.alt_response(409, description="A marker is not negative")
+@blp.alt_response(409, description="A marker is pending, or reactive and disqualifying")
 def sign_donor_eligibility(data, subject_id):
-    """QA signs the donor eligible (e-signature, meaning approval); 409 unless all negative."""
+    """QA signs the donor eligible (e-signature, meaning approval); 409 while a marker is
+    pending or a disqualifying one is reactive (CMV reactive is not disqualifying)."""
     subject = services.get_subject(subject_id)
     services.determine_eligibility(subject, data["password"], data["meaning"],
                                    current_actor_user(), username=data.get("username"))

@@ -11,6 +11,7 @@ signature or a batch on hold without a reason. Every GMP record mixes in
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -57,6 +58,25 @@ CONTRAINDICATIONS = (
 )
 MARKERS = ("hiv_1", "hiv_2", "hbsag", "anti_hbc", "hcv_antibody", "hcv_nat", "syphilis",
            "htlv", "cmv")
+REACTIVE_NOT_DISQUALIFYING = frozenset({"cmv"})
+"""Donor markers whose reactive result is recorded, shown at eligibility signing and
+printed on the dose label ("CMV: reactive"), but does not make the donor ineligible
+(SPEC §2, 21 CFR 1271.85(b)(2)). A reactive result of any other marker disqualifies; a
+pending result of any marker, these included, leaves the screening incomplete."""
+
+
+def disqualifying_markers(markers: Mapping[str, str]) -> list[str]:
+    """The reactive markers that make the donor ineligible (every one not in
+    :data:`REACTIVE_NOT_DISQUALIFYING`), in the order given."""
+    return [m for m, v in markers.items()
+            if v == MarkerResult.reactive and m not in REACTIVE_NOT_DISQUALIFYING]
+
+
+def labelled_reactive_markers(markers: Mapping[str, str]) -> list[str]:
+    """The reactive markers that are recorded and labelled, not disqualifying
+    (:data:`REACTIVE_NOT_DISQUALIFYING`), in the order given."""
+    return [m for m, v in markers.items()
+            if v == MarkerResult.reactive and m in REACTIVE_NOT_DISQUALIFYING]
 
 
 class Subject(Audited, Model):
@@ -156,7 +176,18 @@ class DonorScreening(Audited, Model):
 
     @property
     def reactive_markers(self) -> list[str]:
+        """Every reactive marker, disqualifying or not."""
         return [m for m, v in self.markers.items() if v == MarkerResult.reactive]
+
+    @property
+    def disqualifying_markers(self) -> list[str]:
+        """The reactive markers that make the donor ineligible."""
+        return disqualifying_markers(self.markers)
+
+    @property
+    def labelled_reactive_markers(self) -> list[str]:
+        """The reactive markers recorded and printed on the label, not disqualifying (CMV)."""
+        return labelled_reactive_markers(self.markers)
 
     @property
     def pending_markers(self) -> list[str]:

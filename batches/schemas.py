@@ -293,6 +293,8 @@ class DonorScreeningOutSchema(StrictSchema):
     specimen_collected_at = fields.DateTime()
     markers = fields.Dict(keys=fields.String(), values=fields.String())
     reactive_markers = fields.List(fields.String())
+    disqualifying_markers = fields.List(fields.String())
+    labelled_reactive_markers = fields.List(fields.String())
     pending_markers = fields.List(fields.String())
     recorded_at = fields.DateTime()
     recorded_by = fields.Function(lambda s: s.recorded_by.username)

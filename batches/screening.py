@@ -4,11 +4,15 @@
   ``contraindicated``; none → ``cleared``; never screened → ``unscreened``.
   A later screening replaces the earlier one as the subject's status; both stay.
 * Donor screening (donors only): nine infectious-disease markers, each
-  ``negative`` | ``reactive`` | ``pending``. Any reactive → ``ineligible``;
-  otherwise ``incomplete`` until QA signs the eligibility determination
-  (e-signature, meaning *approval*), which is refused (409) unless every marker
-  is negative. A new screening (e.g. the pending results arriving) supersedes
-  the earlier one and needs its own signature.
+  ``negative`` | ``reactive`` | ``pending``. A reactive *disqualifying* marker →
+  ``ineligible``; otherwise ``incomplete`` until QA signs the eligibility
+  determination (e-signature, meaning *approval*), which is refused (409) unless
+  no marker is pending and none is reactive but those of
+  :data:`batches.models.REACTIVE_NOT_DISQUALIFYING` (CMV, 21 CFR 1271.85(b)(2)):
+  their reactive result is recorded, shown at signing and printed on the dose
+  label ("CMV: reactive"), and the donor may still be signed eligible
+  (:func:`donor_status_of` is the one rule). A new screening (e.g. the pending
+  results arriving) supersedes the earlier one and needs its own signature.
 
 **Specimen window** (SPEC §2: the specimen is taken within 7 days of the
 collection; for bone marrow up to 30 days before it). A donor's screening may
@@ -38,8 +42,10 @@ verification.
 **After release** (SPEC §3b): every recorded screening, verified correction and
 eligibility signature is told to the listeners registered with
 :func:`add_screening_listener` — ``qc`` suspends the subject's released batches —
-and a reactive donor marker opens a ``lookback`` alert on each of the donor's
-released batches (:mod:`batches.lookback`).
+and a disqualifying reactive donor marker opens a ``lookback`` alert on each of the
+donor's released batches (:mod:`batches.lookback`). A CMV-reactive result alone is a
+screening change like any other (the release is suspended until QA re-releases, with
+labels that now say "CMV: reactive"), not a disqualifying one.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ from batches.models import (
     Source,
     Subject,
     SubjectKind,
+    disqualifying_markers,
 )
 from lims import clock
 from lims.audit import reason as audit_reason
@@ -101,7 +108,13 @@ class ScreeningChange:
 
     @property
     def reactive_markers(self) -> list[str]:
+        """Every reactive donor marker, disqualifying or not."""
         return list(self.screening.reactive_markers) if self.role == "donor" else []
+
+    @property
+    def disqualifying_markers(self) -> list[str]:
+        """The reactive donor markers that make the donor ineligible (not CMV)."""
+        return list(self.screening.disqualifying_markers) if self.role == "donor" else []
 
     @property
     def complete(self) -> bool:
@@ -117,12 +130,15 @@ class ScreeningChange:
             return f"recipient screening {self.screening.status}"
         verb = {"recorded": "recorded", "corrected": "corrected",
                 "eligibility": "signed eligible"}[self.action]
-        if self.screening.reactive_markers:
-            state = "reactive: " + ", ".join(self.screening.reactive_markers)
+        labelled = self.screening.labelled_reactive_markers
+        if self.screening.disqualifying_markers:
+            state = "reactive: " + ", ".join(self.screening.disqualifying_markers)
         elif self.screening.pending_markers:
             state = "pending: " + ", ".join(self.screening.pending_markers)
         else:
-            state = "all markers negative"
+            state = "all other markers negative" if labelled else "all markers negative"
+        if labelled:
+            state += "; reactive, not disqualifying: " + ", ".join(labelled)
         return f"specimen of {self.screening.specimen_collected_at:%Y-%m-%d} {verb}, {state}"
 
 
@@ -138,10 +154,10 @@ def add_screening_listener(app: Flask, listener: ScreeningListener) -> None:
 
 def _changed(change: ScreeningChange) -> None:
     db.session.flush()
-    if change.role == "donor" and change.reactive_markers:
+    if change.role == "donor" and change.disqualifying_markers:
         from batches.lookback import open_lookback_alerts
 
-        open_lookback_alerts(change.subject, change.reactive_markers, change.user,
+        open_lookback_alerts(change.subject, change.disqualifying_markers, change.user,
                              entity=change.entity)
     for listener in current_app.extensions.get(_LISTENERS_KEY, []):
         listener(change)
@@ -249,10 +265,22 @@ def window_refusal(specimen_at: datetime, collection: Collection) -> str | None:
 
 
 def donor_status_of(markers: Mapping[str, str]) -> DonorStatus:
-    """Markers alone: any reactive → ineligible; otherwise incomplete (QA signs eligible)."""
-    if any(v == MarkerResult.reactive for v in markers.values()):
+    """Markers alone (SPEC §2, 21 CFR 1271.85(b)(2)): a reactive disqualifying marker →
+    ineligible; otherwise incomplete until QA signs eligible. A reactive marker of
+    :data:`batches.models.REACTIVE_NOT_DISQUALIFYING` (CMV) is recorded and labelled,
+    not disqualifying."""
+    if disqualifying_markers(markers):
         return DonorStatus.ineligible
     return DonorStatus.incomplete
+
+
+def eligibility_refusals(markers: Mapping[str, str]) -> list[str]:
+    """Why the markers alone do not let QA sign the donor eligible (SPEC §2): a reactive
+    disqualifying marker, or any marker still pending (CMV included). A reactive CMV
+    result is no reason (21 CFR 1271.85(b)(2))."""
+    return ([f"marker {m} is reactive" for m in disqualifying_markers(markers)]
+            + [f"marker {m} is still pending" for m, v in markers.items()
+               if v == MarkerResult.pending])
 
 
 def _collection_awaiting_specimen(subject: Subject) -> Collection | None:
@@ -332,9 +360,10 @@ def screening_content(screening: DonorScreening) -> dict[str, Any]:
 def determine_eligibility(subject: Subject, password: str, meaning: str, user: User, *,
                           username: str | None = None) -> DonorScreening:
     """QA signs the donor eligible (SPEC §2): 409 unless every marker of the latest
-    screening is negative, no correction of it awaits verification, and the signer
-    neither recorded nor corrected this specimen's markers (four eyes). The signature
-    is bound to the screening's content."""
+    screening is negative — or reactive but not disqualifying (CMV, 21 CFR
+    1271.85(b)(2): recorded and labelled) — no correction of it awaits verification,
+    and the signer neither recorded nor corrected this specimen's markers (four eyes).
+    The signature is bound to the screening's content (its markers, CMV included)."""
     screening = latest_donor_screening(subject)
     reasons: list[str] = []
     if subject.kind != SubjectKind.donor:
@@ -342,8 +371,7 @@ def determine_eligibility(subject: Subject, password: str, meaning: str, user: U
     elif screening is None:
         reasons.append(f"donor {subject.code} has no screening")
     else:
-        reasons += [f"marker {m} is reactive" for m in screening.reactive_markers]
-        reasons += [f"marker {m} is still pending" for m in screening.pending_markers]
+        reasons += eligibility_refusals(screening.markers)
         if screening.status == DonorStatus.eligible:
             reasons.append("the donor is already signed eligible on this screening")
         reasons += [f"a correction of {', '.join(sorted(c.marker_changes))} awaits "

@@ -24,7 +24,8 @@ MARKER_AGENTS = {
     "hcv_antibody": "HCV (antibody)", "hcv_nat": "HCV (NAT)", "syphilis": "syphilis",
     "htlv": "HTLV-I/II", "cmv": "CMV",
 }
-"""How each donor marker is named in "WARNING: Reactive test results for <agent>"."""
+"""How each donor marker is named in "WARNING: Reactive test results for <agent>" and in
+"<agent>: reactive" ("CMV: reactive")."""
 
 
 def recipient_identifiers(batch: Batch) -> list[str]:
@@ -33,28 +34,32 @@ def recipient_identifiers(batch: Batch) -> list[str]:
     return [f"{recipient.code}", f"DOB {recipient.date_of_birth.isoformat()}"]
 
 
-def donor_status_and_agents(batch: Batch) -> tuple[DonorStatus, list[str]]:
-    """The donor status label_statements wants, and the reactive agents by name.
+def donor_status_and_agents(batch: Batch) -> tuple[DonorStatus, list[str], list[str]]:
+    """The donor status label_statements wants, the agents whose reactive result made the
+    donor ineligible, and those whose reactive result is recorded and labelled but not
+    disqualifying (CMV, 21 CFR 1271.85(b)(2)), by name, from the donor's latest screening.
 
     Autologous: the patient is not screened as a donor — ``unscreened``, which
     prints "NOT EVALUATED FOR INFECTIOUS SUBSTANCES" (21 CFR 1271.90(c)).
     """
     if batch.origin == Origin.autologous:
-        return DonorStatus.unscreened, []
+        return DonorStatus.unscreened, [], []
     donor = batch.collection.subject
     status = donor.donor_status or DonorStatus.unscreened
-    if status != DonorStatus.ineligible:
-        return status, []
-    screening = latest_donor_screening(donor)
-    markers = screening.reactive_markers if screening else []
-    return status, [MARKER_AGENTS.get(m, m) for m in markers]
+    screening = latest_donor_screening(donor) if status != DonorStatus.unscreened else None
+    if screening is None:
+        return status, [], []
+    disqualifying = screening.disqualifying_markers if status == DonorStatus.ineligible else []
+    return (status, [MARKER_AGENTS.get(m, m) for m in disqualifying],
+            [MARKER_AGENTS.get(m, m) for m in screening.labelled_reactive_markers])
 
 
 def dose_statements(batch: Batch) -> list[str]:
     flags = release_statement_flags(batch)
-    donor_status, agents = donor_status_and_agents(batch)
+    donor_status, agents, recorded = donor_status_and_agents(batch)
     return label_statements(origin=batch.origin, recipient_identifiers=recipient_identifiers(batch),
                             donor_status=donor_status, reactive_agents=agents,
+                            recorded_reactive_agents=recorded,
                             released=flags.released, urgent_medical_need=flags.urgent_medical_need)
 
 

@@ -15,6 +15,9 @@ the biohazard legend):
   patient of communicable disease risks" (21 CFR 1271.65(b)(2) asks for it
   with the legend, although SPEC §6 does not list it) and "WARNING: Reactive
   test results for <agent>" for each reactive agent;
+* a reactive result that does not disqualify the donor (CMV, 21 CFR
+  1271.85(b)(2); which markers is ``batches.models.REACTIVE_NOT_DISQUALIFYING``):
+  "<agent>: reactive" — "CMV: reactive" — whatever the donor's status;
 * not released: "QUARANTINE — NOT FOR RELEASE";
 * exceptional release for urgent medical need (SPEC §3):
   :data:`URGENT_RELEASE_STATEMENT`.  Neither ISBT 128 nor 21 CFR 1271 gives a
@@ -35,6 +38,7 @@ NOT_EVALUATED_STATEMENT = "NOT EVALUATED FOR INFECTIOUS SUBSTANCES"
 ADVISE_PATIENT_STATEMENT = "WARNING: Advise patient of communicable disease risks"
 BIOHAZARD_LEGEND = "BIOHAZARD"
 REACTIVE_STATEMENT = "WARNING: Reactive test results for {agent}"
+RECORDED_REACTIVE_STATEMENT = "{agent}: reactive"
 URGENT_RELEASE_STATEMENT = "FOR URGENT MEDICAL USE — released before completion of testing"
 
 ORIGINS = ("autologous", "allogeneic")
@@ -47,6 +51,7 @@ def label_statements(
     recipient_identifiers: Sequence[str],
     donor_status: str,
     reactive_agents: Sequence[str] = (),
+    recorded_reactive_agents: Sequence[str] = (),
     released: bool,
     urgent_medical_need: bool = False,
 ) -> list[str]:
@@ -55,21 +60,27 @@ def label_statements(
     ``origin`` is ``autologous`` or ``allogeneic``; ``donor_status`` is
     ``eligible``, ``incomplete`` (``unscreened`` counts as incomplete: an
     autologous collection need not be screened) or ``ineligible``;
-    ``reactive_agents`` names the agents with reactive results;
+    ``reactive_agents`` names the agents with reactive results that make the
+    donor ineligible; ``recorded_reactive_agents`` those whose reactive result
+    is recorded and labelled but not disqualifying (CMV, 21 CFR 1271.85(b)(2));
     ``released`` tells whether the batch is released, and
     ``urgent_medical_need`` whether that release was the exceptional one.
     Raises ``ValueError`` on inconsistent inputs: an unknown origin or
     status, an autologous dose without two recipient identifiers, reactive
-    agents for a donor not found ineligible, an urgent release that is not
-    a release.
+    agents for a donor not found ineligible, recorded reactive agents for a
+    donor never screened, an urgent release that is not a release.
     """
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {ORIGINS}, not {origin!r}")
     if donor_status not in DONOR_STATUSES:
         raise ValueError(f"donor status must be one of {DONOR_STATUSES}, not {donor_status!r}")
     agents = [agent.strip() for agent in reactive_agents]
-    if any(not agent for agent in agents):
+    recorded = [agent.strip() for agent in recorded_reactive_agents]
+    if any(not agent for agent in (*agents, *recorded)):
         raise ValueError("a reactive agent needs a name")
+    if recorded and donor_status == DonorStatus.unscreened:
+        listed = ", ".join(recorded)
+        raise ValueError(f"recorded reactive results for {listed} but the donor is unscreened")
     if agents and donor_status != DonorStatus.ineligible:
         listed = ", ".join(agents)
         raise ValueError(f"reactive results for {listed} but the donor is {donor_status}")
@@ -94,4 +105,5 @@ def label_statements(
     elif donor_status in (DonorStatus.incomplete, DonorStatus.unscreened):
         statements.append(NOT_EVALUATED_STATEMENT)
         statements.append(ADVISE_PATIENT_STATEMENT)
+    statements.extend(RECORDED_REACTIVE_STATEMENT.format(agent=agent) for agent in recorded)
     return statements

@@ -15,10 +15,13 @@ flushed; this module decides, in one place, what the change means:
 * a corrected culture step: suspends (:func:`batches.culture.correct_step`);
 * a deviation opened by hand: suspends;
 * a donor or recipient screening recorded, corrected or signed: suspends every
-  released batch of that subject; a reactive donor marker is a post-release failure
-  (and a look-back alert opens on each batch, :mod:`batches.lookback`); for a batch
-  released exceptionally while the donor's screening was pending, non-reactive
-  results and the eligibility signature that follows are the expected follow-up.
+  released batch of that subject; a disqualifying reactive donor marker is a
+  post-release failure (and a look-back alert opens on each batch,
+  :mod:`batches.lookback`); for a batch released exceptionally while the donor's
+  screening was pending, non-disqualifying results and the eligibility signature that
+  follows are the expected follow-up. A reactive CMV result is not disqualifying
+  (SPEC §2, 21 CFR 1271.85(b)(2): :data:`batches.models.REACTIVE_NOT_DISQUALIFYING`):
+  it is a screening change like a negative one, never a failure.
 
 "Suspends" is :func:`batches.batch_records.suspend_release`: the batch becomes
 ``release_suspended``, its doses cannot be shipped, delivered, thawed or given,
@@ -197,7 +200,7 @@ def on_screening_change(change: ScreeningChange) -> None:
 
 def _donor_change(batch: Batch, change: ScreeningChange) -> None:
     subject, user = change.subject, change.user
-    reactive = change.reactive_markers
+    reactive = change.disqualifying_markers  # CMV reactive is recorded, not a failure
     request, arrived = waiting_exceptional(batch, FollowUpItem.donor_screening)
     if request is not None and change.action != "corrected":
         if not arrived and change.action == "recorded" and (reactive or change.complete):

@@ -8,6 +8,7 @@ from labels.statements import (
     AUTOLOGOUS_STATEMENT,
     BIOHAZARD_LEGEND,
     NOT_EVALUATED_STATEMENT,
+    RECORDED_REACTIVE_STATEMENT,
     URGENT_RELEASE_STATEMENT,
     label_statements,
 )
@@ -61,6 +62,26 @@ def test_ineligible_donor_gets_biohazard_legend_and_one_warning_per_agent():
     ]
     # ineligible on screening alone: the legend and the advice, no reactive warning
     assert statements(donor_status="ineligible") == [BIOHAZARD_LEGEND, ADVISE_PATIENT_STATEMENT]
+
+
+def test_1271_85_b_2_a_recorded_reactive_cmv_is_printed_whatever_the_donor_status():
+    """21 CFR 1271.85(b)(2), SPEC §6: "CMV: reactive" on the label of an eligible donor's
+    dose, and beside the other statements of an incomplete or ineligible donor."""
+    assert statements(recorded_reactive_agents=["CMV"]) == ["CMV: reactive"]
+    assert statements(donor_status="incomplete", recorded_reactive_agents=["CMV"]) == [
+        NOT_EVALUATED_STATEMENT, ADVISE_PATIENT_STATEMENT, "CMV: reactive"]
+    assert statements(donor_status="ineligible", reactive_agents=["HCV"],
+                      recorded_reactive_agents=["CMV"], released=False) == [
+        rendering.QUARANTINE_STATEMENT, BIOHAZARD_LEGEND, ADVISE_PATIENT_STATEMENT,
+        "WARNING: Reactive test results for HCV", "CMV: reactive"]
+    assert RECORDED_REACTIVE_STATEMENT.format(agent="CMV") == "CMV: reactive"
+
+
+def test_1271_85_b_2_a_recorded_reactive_result_needs_a_screened_donor():
+    with pytest.raises(ValueError, match="unscreened"):
+        statements(donor_status="unscreened", recorded_reactive_agents=["CMV"])
+    with pytest.raises(ValueError, match="name"):
+        statements(recorded_reactive_agents=[" "])
 
 
 def test_quarantine_until_released():
