@@ -15,7 +15,8 @@
   results arriving) supersedes the earlier one and needs its own signature.
 
 **Specimen window** (SPEC §2: the specimen is taken within 7 days of the
-collection; for bone marrow up to 30 days before it). A donor's screening may
+collection; for bone marrow and apheresis up to 30 days before it:
+:data:`SPECIMEN_BEFORE_BY_SOURCE`). A donor's screening may
 be taken before or after the donation, so the window is checked where both
 dates are known:
 
@@ -88,7 +89,12 @@ from lims.errors import BadRequest, Conflict
 
 SPECIMEN_AFTER = timedelta(days=7)
 SPECIMEN_BEFORE = timedelta(days=7)
-SPECIMEN_BEFORE_BONE_MARROW = timedelta(days=30)
+SPECIMEN_BEFORE_BY_SOURCE: dict[Source, timedelta] = {
+    Source.bone_marrow: timedelta(days=30),
+    Source.apheresis: timedelta(days=30),
+}
+"""21 CFR 1271.80(b): the donor's specimen may be taken up to 30 days before the recovery
+of bone marrow and of peripheral blood stem cells (apheresis); 7 days otherwise."""
 
 
 # -- who is told of a screening change (SPEC §3b) ---------------------------------------
@@ -243,8 +249,7 @@ def screen_recipient(subject: Subject, contraindications: list[str], user: User
 
 def specimen_window(collection_source: str, collected_at: datetime) -> tuple[datetime, datetime]:
     """The earliest and latest specimen time for a collection (SPEC §2)."""
-    before = SPECIMEN_BEFORE_BONE_MARROW if collection_source == Source.bone_marrow \
-        else SPECIMEN_BEFORE
+    before = SPECIMEN_BEFORE_BY_SOURCE.get(Source(collection_source), SPECIMEN_BEFORE)
     return collected_at - before, collected_at + SPECIMEN_AFTER
 
 

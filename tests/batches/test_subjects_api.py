@@ -187,12 +187,13 @@ def test_patients_get_no_donor_screening(lab):
 
 def test_collection_refused_when_the_specimen_is_outside_the_window(app, lab):
     donor = lab.donor("eligible", specimen_at=now() - timedelta(days=10))
-    refused = lab.post("/collections", {"subject_id": donor["id"], "source": "apheresis",
+    refused = lab.post("/collections", {"subject_id": donor["id"], "source": "adipose",
                                         "collected_at": ago(hours=1), "volume_ml": 100.0},
                        status=409)
     assert "outside the window" in refused.json["details"]["reasons"][0]
-    # bone marrow allows a specimen up to 30 days before
+    # bone marrow and apheresis allow a specimen up to 30 days before (1271.80(b))
     lab.collection(donor, "bone_marrow")
+    lab.collection(donor, "apheresis")
 
 
 def test_collection_allowed_with_an_in_window_specimen(lab):
@@ -202,10 +203,24 @@ def test_collection_allowed_with_an_in_window_specimen(lab):
 
 def test_specimen_taken_after_the_collection_must_fall_in_its_window(lab):
     donor = lab.donor(None)
-    lab.collection(donor, "apheresis", collected_at=ago(days=3))
+    lab.collection(donor, "adipose", collected_at=ago(days=3))
     refused = lab.post(f"/subjects/{donor['id']}/donor-screening",
                        {"specimen_collected_at": ago(days=12), "markers": NEGATIVE}, status=409)
     assert "outside the window" in refused.json["details"]["reasons"][0]
     allowed = lab.post(f"/subjects/{donor['id']}/donor-screening",
                        {"specimen_collected_at": ago(days=1), "markers": NEGATIVE}, status=200)
     assert allowed.json["donor_status"] == "incomplete"
+
+
+@pytest.mark.parametrize(("source", "days_before"), [
+    ("bone_marrow", 30), ("apheresis", 30), ("adipose", 7), ("umbilical_cord", 7),
+    ("cord_blood", 7)])
+def test_specimen_window_by_source_21_cfr_1271_80_b(source, days_before):
+    """21 CFR 1271.80(b): within 7 days before or after the recovery; up to 30 days
+    before for bone marrow and peripheral blood stem cells (apheresis)."""
+    from batches.screening import specimen_window
+
+    collected = now()
+    start, end = specimen_window(source, collected)
+    assert (collected - start, end - collected) == (timedelta(days=days_before),
+                                                     timedelta(days=7))
