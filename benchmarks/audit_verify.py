@@ -1,5 +1,5 @@
-"""Benchmark (issue 7, item 6): ``audit-verify`` against bare SHA-256 over the same bytes,
-and its peak memory at 100 000 and 1 000 000 entries (it must not grow).
+"""Benchmark (issue 7 item 6, issue 14): ``audit-verify`` against fetching the same rows
+and hashing them, and its peak memory at 100 000 and 1 000 000 entries (it must not grow).
 
     .venv/bin/python benchmarks/audit_verify.py                        # 100 000 then 1 000 000
     .venv/bin/python benchmarks/audit_verify.py --sizes 10000 100000
@@ -7,9 +7,12 @@ and its peak memory at 100 000 and 1 000 000 entries (it must not grow).
 A scratch PostgreSQL database gets a valid hash chain loaded with COPY (entries made
 with the recorder's own ``entry_hash``, progress bar on stderr); at each size
 ``lims.audit.services.verify`` (what ``flask lims audit-verify`` runs) is timed with
-tracemalloc tracing the Python heap (peak of the verify alone). The bare baseline is
-``hashlib.sha256`` over the canonical JSON bytes of the same entries, in memory.
-Targets: verify rate ≥ 0.3 × the bare rate; peak memory independent of the size.
+tracemalloc tracing the Python heap (peak of the verify alone). The baseline (issue 14)
+is "fetch + SHA-256": the same rows read in ``seq`` order through a server-side cursor
+of the same fetch size, and ``hashlib.sha256`` over each row's changes and previous hash
+(the bulk of its bytes) — what any verifier must at least do. The in-memory SHA-256
+rate of the canonical bytes is printed too, for reference. Targets: verify rate ≥ 0.5 ×
+the baseline; peak memory independent of the size.
 """
 
 from __future__ import annotations
@@ -75,6 +78,23 @@ def bare_rate(now) -> float:
     return SAMPLE / (time.perf_counter() - start)
 
 
+def fetch_and_hash_rate(raw) -> tuple[float, int]:
+    """Entries per second of reading every chain row (server-side cursor, the verify's
+    fetch size) and SHA-256 over its changes and previous hash; and the row count."""
+    from lims.audit.services import _CHAIN_SQL, _FETCH
+
+    start = time.perf_counter()
+    with raw.cursor(name="bench_fetch_hash") as cursor:
+        cursor.itersize = _FETCH
+        cursor.execute(_CHAIN_SQL)
+        count = 0
+        for row in cursor:
+            hashlib.sha256((row[7] + row[9]).encode()).hexdigest()
+            count += 1
+    raw.rollback()
+    return count / (time.perf_counter() - start), count
+
+
 def run(args) -> list[Result]:
     from lims.audit.services import verify
     from lims.db import db
@@ -90,7 +110,7 @@ def run(args) -> list[Result]:
         cursor.execute("SELECT setval(pg_get_serial_sequence('audit_entry', 'id'), 1)")
         id_offset = cursor.execute("SELECT COALESCE(MAX(id), 0) FROM audit_entry").fetchone()[0]
         assert id_offset == seq, "audit ids and seqs differ; cannot append by COPY"
-        bare = bare_rate(now)
+        in_memory = bare_rate(now)
         for size in sorted(args.sizes):
             if size > seq:
                 prev_hash = load(cursor, seq, size - seq, prev_hash, now)
@@ -109,12 +129,15 @@ def run(args) -> list[Result]:
             db.session.rollback()
             assert result.intact and result.checked == seq, result
             rate = seq / seconds
+            fetch_hash, fetched = fetch_and_hash_rate(raw)
+            assert fetched == seq
             peaks.append(peak)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            results.append(Result(f"audit-verify {seq:,} entries", rate, bare, "/s",
-                                  rate / bare, "≥ 0.3", rate / bare >= 0.3,
-                                  f"{seconds:.1f} s; traced peak {peak / 2**20:.1f} MiB; "
-                                  f"process max RSS {rss:.0f} MiB"))
+            results.append(Result(f"audit-verify {seq:,} entries", rate, fetch_hash, "/s",
+                                  rate / fetch_hash, "≥ 0.5", rate / fetch_hash >= 0.5,
+                                  f"{seconds:.1f} s; baseline: fetch + SHA-256; SHA-256 "
+                                  f"alone in memory {in_memory:,.0f}/s; traced peak "
+                                  f"{peak / 2**20:.1f} MiB; process max RSS {rss:.0f} MiB"))
         raw.close()
     grows = peaks[-1] > 1.5 * peaks[0] + 2**20
     results.append(Result("audit-verify peak memory, large/small", peaks[-1] / 2**20,

@@ -21,7 +21,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Enum):
         return to_jsonable(value.value)
     if isinstance(value, datetime):
-        return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return utc_text(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -31,6 +31,15 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     return str(value)
+
+
+def utc_text(value: datetime) -> str:
+    """An aware datetime's one spelling, ``2026-01-01T08:30:00.000000Z`` (UTC, always six
+    digits of microseconds): the audit chain hashes it, so it never changes."""
+    utc = as_utc(value)
+    if utc.year >= 1000:  # isoformat is the fast path; strftime pads years < 1000 otherwise
+        return utc.isoformat(timespec="microseconds")[:-6] + "Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_json(value: Any) -> str:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -24,8 +24,11 @@ _PLAIN = (int, str, type(None))
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
-@dataclass(frozen=True)
-class ChainRow:
+class ChainRow(NamedTuple):
+    """One entry of the chain as it is hashed: ``occurred_at`` an aware datetime or its
+    canonical text (``2026-01-01T00:00:00.000000Z``). A tuple: ``audit-verify`` makes
+    one per entry."""
+
     seq: int
     occurred_at: object
     actor_id: int | None

@@ -189,7 +189,7 @@ def append_entries(connection: Connection, entries: list[tuple[str, str, str, di
                        action=action, entity_type=entity_type, entity_id=entity_id,
                        changes=canonical_json(changes), reason=why, prev_hash=prev_hash)
         prev_hash = entry_hash(row)
-        rows.append({**row.__dict__, "hash": prev_hash})
+        rows.append(row._replace(hash=prev_hash)._asdict())
     connection.execute(insert(CHAIN_ENTRY), rows)
     connection.execute(update(CHAIN_HEAD).where(CHAIN_HEAD.c.id == 1)
                        .values(last_seq=seq, last_hash=prev_hash))

@@ -6,6 +6,7 @@ import heapq
 import json
 from collections.abc import Generator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,11 +23,12 @@ from lims.audit.chain import (
 from lims.audit.keys import RETIRED_FILE, TrustedKey
 from lims.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
 from lims.db import db
+from lims.hashing import utc_text
 
-_CHAIN_COLUMNS = (AuditEntry.seq, AuditEntry.occurred_at, AuditEntry.actor_id,
-                  AuditEntry.actor_username, AuditEntry.action, AuditEntry.entity_type,
-                  AuditEntry.entity_id, AuditEntry.changes, AuditEntry.reason,
-                  AuditEntry.prev_hash, AuditEntry.hash)
+_CHAIN_SQL = ("SELECT seq, occurred_at, actor_id, actor_username, action, entity_type, "
+              "entity_id, changes, reason, prev_hash, hash FROM audit_entry ORDER BY seq")
+"""The columns of :class:`~lims.audit.chain.ChainRow`, in its order."""
+_FETCH = 5000
 _CHECKPOINT_COLUMNS = (AuditCheckpoint.id, AuditCheckpoint.seq, AuditCheckpoint.head_hash,
                        AuditCheckpoint.created_at, AuditCheckpoint.key_id,
                        AuditCheckpoint.signature)
@@ -99,13 +101,12 @@ def verify() -> VerifyResult:
     counter = [0]
     stored = _database_checkpoints(counter)
     points = heapq.merge(stored, [mirror] if mirror else [], key=lambda c: c.seq)
-    result = db.session.execute(
-        select(*_CHAIN_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=2000))
+    rows = _chain_rows()
     try:
-        checked, broken = first_break((ChainRow(*row) for row in result), GENESIS_HASH,
-                                      head_seq, head_hash, points, signature_check(trusted))
+        checked, broken = first_break(rows, GENESIS_HASH, head_seq, head_hash, points,
+                                      signature_check(trusted))
     finally:
-        result.close()
+        rows.close()
         stored.close()
     newest = _newest_checkpoint()
     if broken is None and mirror is not None:
@@ -119,6 +120,41 @@ def verify() -> VerifyResult:
                      f"({signed.signing_key().folder}): only the database's checkpoints "
                      "were checked")
     return VerifyResult(checked, broken, counter[0], newest, tuple(notes))
+
+
+def _chain_rows() -> Generator[ChainRow, None, None]:
+    """Every entry in ``seq`` order, streamed through the database driver's own cursor in
+    this session's transaction (constant memory: a server-side cursor on PostgreSQL, the
+    step-by-step cursor of SQLite): ``audit-verify``'s inner loop, so no ORM rows and no
+    column types. SQLite's text timestamps are put in the chain's spelling
+    (:func:`lims.hashing.utc_text`); PostgreSQL's come back as aware datetimes."""
+    connection = db.session.connection()
+    driver = connection.connection.driver_connection
+    postgres = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(name="lims_audit_verify") if postgres else driver.cursor()
+    if postgres:
+        cursor.itersize = _FETCH
+    try:
+        cursor.execute(_CHAIN_SQL)
+        make = ChainRow._make
+        if postgres:
+            for row in cursor:
+                yield make(row)
+        else:
+            for row in cursor:
+                yield make((row[0], _sqlite_utc_text(row[1])) + row[2:])
+    finally:
+        cursor.close()
+
+
+def _sqlite_utc_text(stored: Any) -> Any:
+    """SQLite keeps a UTC time as ``2026-01-01 08:30:00.000000`` (naive, SQLAlchemy's
+    format): the chain spells it ``2026-01-01T08:30:00.000000Z``."""
+    if isinstance(stored, str) and len(stored) == 26 and stored[10] == " ":
+        return stored[:10] + "T" + stored[11:] + "Z"
+    if isinstance(stored, str):
+        return utc_text(datetime.fromisoformat(stored).replace(tzinfo=UTC))
+    return stored
 
 
 def _newest_checkpoint() -> Checkpoint | None:

@@ -50,7 +50,7 @@ def _sql(value) -> str:
 
 def _rows(app) -> list[ChainRow]:
     with app.app_context():
-        columns = [getattr(AuditEntry, name) for name in ChainRow.__dataclass_fields__]
+        columns = [getattr(AuditEntry, name) for name in ChainRow._fields]
         return [ChainRow(*row) for row in db.session.execute(
             sa.select(*columns).order_by(AuditEntry.seq))]
 
@@ -70,7 +70,7 @@ def rechain(app, seq: int, **changes) -> list[str]:
             prev_hash = row.hash
             continue
         fields = {"prev_hash": prev_hash or row.prev_hash, **(changes if row.seq == seq else {})}
-        forged = ChainRow(**{**row.__dict__, **fields, "hash": ""})
+        forged = row._replace(**fields, hash="")
         prev_hash = entry_hash(forged)
         assignments = {**fields, "hash": prev_hash}
         statements.append("UPDATE audit_entry SET " + ", ".join(
