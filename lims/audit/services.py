@@ -130,6 +130,7 @@ def _chain_rows() -> Generator[ChainRow, None, None]:
     (:func:`lims.hashing.utc_text`); PostgreSQL's come back as aware datetimes."""
     connection = db.session.connection()
     driver = connection.connection.driver_connection
+    assert driver is not None, "the session's connection is open"
     postgres = connection.dialect.name == "postgresql"
     cursor = driver.cursor(name="lims_audit_verify") if postgres else driver.cursor()
     if postgres:
