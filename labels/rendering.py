@@ -13,7 +13,9 @@ requests, the database or printers.
   product code bar codes on top, expiry bar code and Data Matrix below them,
   then the text block: product name, cell count, volume, storage
   temperature, collection date, chain of identity, recipient identifiers,
-  every statement, and the processing facility's name and address.  Text
+  every statement, and the processing facility's name and address.  The
+  biohazard legend is the drawn symbol (``labels.biohazard``, one bitmap for
+  PDF and ZPL) with the word BIOHAZARD beside it (21 CFR 1271.3(h)).  Text
   shrinks to fit; if it still does not fit a ``ValueError`` is raised rather
   than leaving a statement out.
 * In-process labels (collections, culture vessels; 50 × 25 mm by default):
@@ -35,14 +37,16 @@ from decimal import Decimal
 from functools import lru_cache
 from io import BytesIO
 
+from PIL import Image
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.lib.utils import simpleSplit
+from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from batches import isbt128
+from labels.biohazard import BIOHAZARD_LEGEND, Bitmap, symbol_bitmap, zpl_graphic_field
 from labels.symbols import (
     QUIET_ZONE_MODULES,
     code128_modules,
@@ -56,6 +60,11 @@ MATRIX_MODULE_MM = 0.5
 MATRIX_QUIET_MODULES = 2
 MARGIN_MM = 3.0
 MIN_DOSE_LABEL_MM = 95.0
+BIOHAZARD_SYMBOL_MM = 8.0
+"""Side of the drawn biohazard symbol beside the word BIOHAZARD (ZPL; the PDF's
+shrinks with its text)."""
+BIOHAZARD_PDF_PX = 120
+"""Pixels of the symbol's bitmap in the PDF (~380 dpi at 8 mm)."""
 QUARANTINE_STATEMENT = "QUARANTINE — NOT FOR RELEASE"
 _MIN_FONT_PT = 5.0
 
@@ -140,7 +149,8 @@ class DoseLabel:
         for identifier in self.recipient_identifiers:
             lines.append(("strong", f"Recipient: {identifier}"))
         for statement in self.printed_statements():
-            lines.append(("strong", statement))
+            style = "biohazard" if statement == BIOHAZARD_LEGEND else "strong"
+            lines.append((style, statement))
         lines.append(("small", self.facility_name))
         lines.append(("small", self.facility_address))
         return lines
@@ -295,34 +305,68 @@ def _draw_text_block(
     scale = 1.0
     while True:
         wrapped = _wrap_block(fonts, lines, width, scale)
-        needed = sum(size * 0.3528 * 1.2 for _font, size, _text_line in wrapped)
+        needed = sum(_line_height(size, symbol) for _font, size, _text_line, symbol in wrapped)
         if needed <= available:
             break
         scale *= 0.92
         if 8 * scale < _MIN_FONT_PT:
             raise ValueError("label text does not fit on the label; use a larger stock")
     y = top
-    for font, size, text in wrapped:
+    for font, size, text, symbol in wrapped:
+        if symbol:
+            side = _symbol_side(size)
+            y -= side
+            _draw_biohazard_symbol(canvas, x, y, side)
+            _text(canvas, font, size, x + side + 1.5, y + side / 2 - size * 0.3528 * 0.36, text)
+            y -= size * 0.3528 * 0.2
+            continue
         y -= size * 0.3528
         _text(canvas, font, size, x, y, text)
         y -= size * 0.3528 * 0.2
 
 
+def _symbol_side(size: float) -> float:
+    """Side (mm) of the biohazard symbol beside text of ``size`` points."""
+    return size * 0.3528 * 2.25
+
+
+def _line_height(size: float, symbol: bool) -> float:
+    if symbol:
+        return _symbol_side(size) + size * 0.3528 * 0.2
+    return size * 0.3528 * 1.2
+
+
+def _draw_biohazard_symbol(canvas: Canvas, x: float, y: float, side: float) -> None:
+    """The biohazard symbol's bitmap as an image, its lower left corner at (x, y) mm."""
+    image = ImageReader(_bitmap_image(symbol_bitmap(BIOHAZARD_PDF_PX)))
+    canvas.drawImage(image, x * mm, y * mm, side * mm, side * mm)
+
+
+def _bitmap_image(bitmap: Bitmap) -> Image.Image:
+    image = Image.new("1", (len(bitmap[0]), len(bitmap)), 1)
+    image.putdata([0 if dark else 1 for row in bitmap for dark in row])
+    return image
+
+
 def _wrap_block(
     fonts: Fonts, lines: list[tuple[str, str]], width: float, scale: float
-) -> list[tuple[str, float, str]]:
+) -> list[tuple[str, float, str, bool]]:
+    """(font, size, text, symbol) lines; ``symbol``: the biohazard symbol goes before it."""
     styles = {
         "title": (fonts.bold, 12.0),
         "body": (fonts.regular, 9.0),
         "strong": (fonts.bold, 8.5),
+        "biohazard": (fonts.bold, 10.0),
         "small": (fonts.regular, 7.5),
     }
     out = []
     for style, text in lines:
         font, size = styles[style]
         size *= scale
-        for piece in simpleSplit(text, font, size, width * mm) or [""]:
-            out.append((font, size, piece))
+        symbol = style == "biohazard"
+        room = width - (_symbol_side(size) + 1.5 if symbol else 0)
+        for piece in simpleSplit(text, font, size, room * mm) or [""]:
+            out.append((font, size, piece, symbol))
     return out
 
 
@@ -487,9 +531,16 @@ def dose_label_zpl(
 
     y = max(band + bar + z.dots(6.0), band + (matrix_modules + 2) * matrix_module)
     block_width = z.dots(width_mm - 2 * MARGIN_MM)
-    heights = {"title": 3.6, "body": 2.8, "strong": 2.8, "small": 2.4}
+    heights = {"title": 3.6, "body": 2.8, "strong": 2.8, "biohazard": 3.6, "small": 2.4}
     for style, text in label.text_lines():
         h = z.dots(heights[style])
+        if style == "biohazard":
+            side = z.dots(BIOHAZARD_SYMBOL_MM)
+            z.graphic(left, y, symbol_bitmap(side))
+            indent = side + z.dots(1.5)
+            z.text(left + indent, y + (side - h) // 2, text, h, block_width=block_width - indent)
+            y += side + z.dots(0.6)
+            continue
         lines = max(1, -(-len(text) * h * 6 // 10 // block_width))
         z.text(left, y, text, h, block_width=block_width, max_lines=lines)
         y += lines * h + z.dots(0.6)
@@ -572,6 +623,10 @@ class _Zpl:
     ) -> None:
         block = f"^FB{block_width},{max_lines},0,{justify},0" if block_width else ""
         self.fields.append(f"^FO{x},{y}^A0N,{height},{height}{block}^FH_^FD{_zpl_hex(text)}^FS")
+
+    def graphic(self, x: int, y: int, bitmap: Bitmap) -> None:
+        """A monochrome bitmap as a ``^GF`` graphic field, its top left corner at (x, y)."""
+        self.fields.append(f"^FO{x},{y}{zpl_graphic_field(bitmap)}^FS")
 
     def din_text(self, x: int, y: int, din: str, height: int) -> None:
         """Eye-readable DIN and, in a ``^GB`` box beside it, its check character."""

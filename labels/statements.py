@@ -11,7 +11,8 @@ the biohazard legend):
 * donor screening incomplete (or, for an autologous collection, not done):
   "NOT EVALUATED FOR INFECTIOUS SUBSTANCES" and "WARNING: Advise patient of
   communicable disease risks";
-* ineligible donor: the biohazard legend "BIOHAZARD", "WARNING: Advise
+* ineligible donor: the biohazard legend (the word "BIOHAZARD", which the
+  renderers print beside the drawn symbol, ``labels.biohazard``), "WARNING: Advise
   patient of communicable disease risks" (21 CFR 1271.65(b)(2) asks for it
   with the legend, although SPEC §6 does not list it) and "WARNING: Reactive
   test results for <agent>" for each reactive agent;
@@ -31,12 +32,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from batches.states import DonorStatus, Origin
+from labels.biohazard import BIOHAZARD_LEGEND
 from labels.rendering import QUARANTINE_STATEMENT
 
 AUTOLOGOUS_STATEMENT = "FOR AUTOLOGOUS USE ONLY"
 NOT_EVALUATED_STATEMENT = "NOT EVALUATED FOR INFECTIOUS SUBSTANCES"
 ADVISE_PATIENT_STATEMENT = "WARNING: Advise patient of communicable disease risks"
-BIOHAZARD_LEGEND = "BIOHAZARD"
 REACTIVE_STATEMENT = "WARNING: Reactive test results for {agent}"
 RECORDED_REACTIVE_STATEMENT = "{agent}: reactive"
 URGENT_RELEASE_STATEMENT = "FOR URGENT MEDICAL USE — released before completion of testing"
