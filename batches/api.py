@@ -115,7 +115,10 @@ def screen_recipient(data, subject_id):
 @blp.response(200, SubjectSchema)
 def screen_donor(data, subject_id):
     """Record a donor specimen's markers (SPEC §2): any reactive marker but CMV → ineligible
-    (a reactive CMV is recorded and labelled, 21 CFR 1271.85(b)(2))."""
+    (a reactive CMV is recorded and labelled, 21 CFR 1271.85(b)(2)). For a patient: their
+    own optional infectious-disease testing for autologous use (21 CFR 1271.90(c)) — no
+    eligibility, nothing blocked; a reactive marker (CMV included) puts the biohazard legend
+    and the reactive warning on their autologous dose labels and flags segregated storage."""
     subject = services.get_subject(subject_id)
     services.screen_donor(subject, data["specimen_collected_at"], data["markers"],
                           current_actor_user())

@@ -39,7 +39,12 @@ from batches.models import (
     SuspensionCause,
     SuspensionEnd,
 )
-from batches.screening import in_window, latest_donor_screening
+from batches.screening import (
+    AutologousTesting,
+    autologous_testing,
+    in_window,
+    latest_donor_screening,
+)
 from lims import clock
 from lims.alerts.services import Cause, raise_alert
 from lims.audit.context import user_is_actor
@@ -137,6 +142,26 @@ def quarantine_reasons(batch: Batch) -> list[str]:
         return [f"donor {donor.code}'s eligible specimen is outside the window of "
                 f"collection {batch.collection.din}"]
     return []
+
+
+def batch_autologous_testing(batch: Batch) -> AutologousTesting | None:
+    """The patient's own infectious-disease testing behind an autologous batch (SPEC §2,
+    21 CFR 1271.90(c)); ``None`` for an allogeneic batch. Shown, never blocking."""
+    if batch.origin != Origin.autologous:
+        return None
+    return autologous_testing(batch.collection.subject)
+
+
+SEGREGATED_STORAGE_NOTE = "store segregated: reactive autologous product ({markers})"
+
+
+def segregated_storage_note(batch: Batch) -> str | None:
+    """SPEC §2: a reactive autologous result flags segregated storage — the note the batch and
+    dose pages and API show; ``None`` when the product need not be stored apart."""
+    testing = batch_autologous_testing(batch)
+    if testing is None or not testing.segregated_storage:
+        return None
+    return SEGREGATED_STORAGE_NOTE.format(markers=", ".join(testing.reactive_markers))
 
 
 def is_quarantined(batch: Batch) -> bool:

@@ -293,12 +293,31 @@ class DonorScreeningOutSchema(StrictSchema):
     specimen_collected_at = fields.DateTime()
     markers = fields.Dict(keys=fields.String(), values=fields.String())
     reactive_markers = fields.List(fields.String())
-    disqualifying_markers = fields.List(fields.String())
-    labelled_reactive_markers = fields.List(fields.String())
+    disqualifying_markers = fields.Method("_disqualifying", metadata={
+        "description": "donor eligibility only; always empty for a patient's own testing"})
+    labelled_reactive_markers = fields.Method("_labelled", metadata={
+        "description": "reactive, not disqualifying (CMV) for a donor; always empty for a "
+                       "patient, whose every reactive marker is a reactive test result"})
     pending_markers = fields.List(fields.String())
     recorded_at = fields.DateTime()
     recorded_by = fields.Function(lambda s: s.recorded_by.username)
     eligibility_signature = fields.Nested(SignatureSchema, allow_none=True)
+    purpose = fields.Method("_purpose", metadata={
+        "description": "donor_eligibility (a donor) | autologous_testing (a patient's own "
+                       "markers, SPEC §2, 21 CFR 1271.90(c): status stays incomplete, "
+                       "no eligibility is determined)"})
+
+    def _autologous(self, screening) -> bool:
+        return screening.subject.kind == SubjectKind.patient
+
+    def _purpose(self, screening) -> str:
+        return "autologous_testing" if self._autologous(screening) else "donor_eligibility"
+
+    def _disqualifying(self, screening) -> list[str]:
+        return [] if self._autologous(screening) else list(screening.disqualifying_markers)
+
+    def _labelled(self, screening) -> list[str]:
+        return [] if self._autologous(screening) else list(screening.labelled_reactive_markers)
 
 
 class SubjectSchema(StrictSchema):
@@ -311,7 +330,19 @@ class SubjectSchema(StrictSchema):
     donor_status = fields.String(allow_none=True)
     created_at = fields.DateTime()
     recipient_screening = fields.Method("_recipient_screening", allow_none=True)
-    donor_screening = fields.Method("_donor_screening", allow_none=True)
+    donor_screening = fields.Method("_donor_screening", allow_none=True, metadata={
+        "description": "the latest markers: a donor's screening, or a patient's own "
+                       "infectious-disease testing (purpose autologous_testing)"})
+    autologous_testing = fields.Method("_autologous_testing", allow_none=True, metadata={
+        "description": "a patient only: untested | pending | negative | reactive (SPEC §2, "
+                       "21 CFR 1271.90(c)); null for a donor"})
+
+    def _autologous_testing(self, subject) -> str | None:
+        from batches.screening import autologous_testing
+
+        if subject.kind != SubjectKind.patient:
+            return None
+        return autologous_testing(subject).status
 
     def _recipient_screening(self, subject):
         from batches.screening import latest_recipient_screening
@@ -348,6 +379,20 @@ class CollectionSchema(StrictSchema):
         return din_barcode_text(collection.din)
 
 
+def autologous_testing_out(batch) -> dict | None:
+    from batches.batch_records import batch_autologous_testing
+
+    testing = batch_autologous_testing(batch)
+    if testing is None:
+        return None
+    at = testing.specimen_collected_at
+    return {"status": testing.status, "reactive_markers": list(testing.reactive_markers),
+            "pending_markers": list(testing.pending_markers),
+            "screening_id": testing.screening_id,
+            "specimen_collected_at": at.isoformat() if at else None,
+            "segregated_storage": testing.segregated_storage}
+
+
 class BatchSchema(StrictSchema):
     id = fields.Integer()
     batch_number = fields.String()
@@ -376,6 +421,25 @@ class BatchSchema(StrictSchema):
     release_signature = fields.Nested(SignatureSchema, allow_none=True)
     rejection_signature = fields.Nested(SignatureSchema, allow_none=True)
     rejection_reason = fields.String(allow_none=True)
+    infectious_disease_testing = fields.Method("_testing", allow_none=True, metadata={
+        "description": "autologous only (SPEC §2, 21 CFR 1271.90(c)): the patient's own "
+                       "latest markers — status untested | pending | negative | reactive, "
+                       "reactive_markers (CMV included), pending_markers, screening_id, "
+                       "specimen_collected_at; null for an allogeneic batch. Never blocks."})
+    segregated_storage = fields.Method("_segregated_storage", metadata={
+        "description": "true when a reactive autologous result asks for segregated storage"})
+    segregated_storage_note = fields.Method("_segregated_storage_note", allow_none=True)
+
+    def _testing(self, batch) -> dict | None:
+        return autologous_testing_out(batch)
+
+    def _segregated_storage_note(self, batch) -> str | None:
+        from batches.batch_records import segregated_storage_note
+
+        return segregated_storage_note(batch)
+
+    def _segregated_storage(self, batch) -> bool:
+        return self._segregated_storage_note(batch) is not None
 
     def _quarantine_reasons(self, batch) -> list[str]:
         from batches.batch_records import quarantine_reasons
@@ -468,6 +532,9 @@ class DoseSchema(StrictSchema):
     cells_per_kg = fields.Float(allow_none=True, metadata={
         "description": "cells per kg of the intended recipient (when the batch records the "
                        "weight)"})
+    segregated_storage = fields.Method("_segregated_storage", metadata={
+        "description": "true when the batch is a reactive autologous product (SPEC §2)"})
+    segregated_storage_note = fields.Method("_segregated_storage_note", allow_none=True)
     formulated_at = fields.DateTime()
     formulated_by = fields.Function(lambda d: d.formulated_by.username)
     chain_of_identity = fields.Function(lambda d: d.batch.collection.chain_of_identity)
@@ -476,6 +543,14 @@ class DoseSchema(StrictSchema):
         "description": "why the dose may not be shipped or given now (empty: it may)"})
     barcodes = fields.Method("_barcodes")
     custody = fields.List(fields.Nested(CustodyEventSchema), attribute="custody_events")
+
+    def _segregated_storage_note(self, dose) -> str | None:
+        from batches.batch_records import segregated_storage_note
+
+        return segregated_storage_note(dose.batch)
+
+    def _segregated_storage(self, dose) -> bool:
+        return self._segregated_storage_note(dose) is not None
 
     def _blocked_reasons(self, dose) -> list[str]:
         from batches.custody import dose_blocks

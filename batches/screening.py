@@ -40,6 +40,18 @@ corrected the markers of the screening being signed may not sign the donor's
 eligibility (four eyes), and no eligibility is signed while a correction awaits
 verification.
 
+**Autologous testing** (SPEC §2 "autologous infectious-disease testing is optional and
+uses the same markers"; 21 CFR 1271.90(c)): a patient's markers are recorded with the
+same service and endpoint (:func:`screen_donor`) and are a history with corrections just
+the same, but they are *testing*, not donor eligibility: no specimen window, no QA
+eligibility signature (refused for a patient), the subject gets no ``donor_status``, the
+screening row's ``status`` stays ``incomplete`` (no determination is made), a reactive
+result blocks nothing (the patient gets their own cells) and opens no look-back. What it
+changes is the label and storage (:func:`autologous_testing`): a reactive marker — CMV
+included — prints the biohazard legend and "WARNING: Reactive test results for <agent>"
+and flags segregated storage. The change is told to the listeners with role
+``autologous`` (``qc`` suspends the patient's released batches, SPEC §3b).
+
 **After release** (SPEC §3b): every recorded screening, verified correction and
 eligibility signature is told to the listeners registered with
 :func:`add_screening_listener` — ``qc`` suspends the subject's released batches —
@@ -103,7 +115,8 @@ of bone marrow and of peripheral blood stem cells (apheresis); 7 days otherwise.
 @dataclass(frozen=True)
 class ScreeningChange:
     """A screening recorded, corrected or signed: what ``qc`` needs to judge the subject's
-    released batches. ``role`` is ``donor`` | ``recipient``; ``action`` is ``recorded`` |
+    released batches. ``role`` is ``donor`` | ``recipient`` | ``autologous`` (a patient's
+    own infectious-disease markers, SPEC §2 autologous testing); ``action`` is ``recorded`` |
     ``corrected`` | ``eligibility``."""
 
     subject: Subject
@@ -114,8 +127,9 @@ class ScreeningChange:
 
     @property
     def reactive_markers(self) -> list[str]:
-        """Every reactive donor marker, disqualifying or not."""
-        return list(self.screening.reactive_markers) if self.role == "donor" else []
+        """Every reactive marker (donor or autologous testing), disqualifying or not."""
+        return (list(self.screening.reactive_markers)
+                if self.role in ("donor", "autologous") else [])
 
     @property
     def disqualifying_markers(self) -> list[str]:
@@ -124,8 +138,8 @@ class ScreeningChange:
 
     @property
     def complete(self) -> bool:
-        """No marker is pending any more (a donor), or always (a recipient)."""
-        return self.role != "donor" or not self.screening.pending_markers
+        """No marker is pending any more (markers), or always (a recipient screening)."""
+        return self.role == "recipient" or not self.screening.pending_markers
 
     @property
     def entity(self) -> tuple[str, int]:
@@ -134,6 +148,14 @@ class ScreeningChange:
     def describe(self) -> str:
         if self.role == "recipient":
             return f"recipient screening {self.screening.status}"
+        if self.role == "autologous":
+            verb = "recorded" if self.action == "recorded" else "corrected"
+            reactive, pending = self.screening.reactive_markers, self.screening.pending_markers
+            state = ("reactive: " + ", ".join(reactive) if reactive
+                     else "pending: " + ", ".join(pending) if pending
+                     else "all markers negative")
+            return (f"autologous infectious-disease testing of the specimen of "
+                    f"{self.screening.specimen_collected_at:%Y-%m-%d} {verb}, {state}")
         verb = {"recorded": "recorded", "corrected": "corrected",
                 "eligibility": "signed eligible"}[self.action]
         labelled = self.screening.labelled_reactive_markers
@@ -304,27 +326,70 @@ def _collection_awaiting_specimen(subject: Subject) -> Collection | None:
 @user_is_actor
 def screen_donor(subject: Subject, specimen_collected_at: datetime, markers: dict[str, str],
                  user: User) -> DonorScreening:
-    """Record a donor specimen's markers (SPEC §2 donor eligibility, specimen window rule 2)."""
-    if subject.kind != SubjectKind.donor:
-        raise Conflict("Donor screening is for donors.",
-                       [f"subject {subject.code} is a {subject.kind}, not a donor"])
+    """Record a specimen's markers: a donor's (SPEC §2 donor eligibility, specimen window
+    rule 2) or a patient's own (SPEC §2 autologous testing, 21 CFR 1271.90(c): no window,
+    no eligibility, the subject's ``donor_status`` stays empty, nothing is blocked)."""
     refuse_future(specimen_collected_at, "specimen_collected_at")
-    awaiting = _collection_awaiting_specimen(subject)
-    if awaiting is not None:
-        refusal = window_refusal(specimen_collected_at, awaiting)
-        if refusal:
-            raise Conflict("The specimen date is outside the allowed window.", [refusal])
+    autologous = subject.kind == SubjectKind.patient
+    if not autologous:
+        awaiting = _collection_awaiting_specimen(subject)
+        if awaiting is not None:
+            refusal = window_refusal(specimen_collected_at, awaiting)
+            if refusal:
+                raise Conflict("The specimen date is outside the allowed window.", [refusal])
     _refuse_silent_replacement(subject, specimen_collected_at, markers)
-    status = donor_status_of(markers)
+    status = DonorStatus.incomplete if autologous else donor_status_of(markers)
     screening = DonorScreening(subject_id=subject.id,
                                specimen_collected_at=specimen_collected_at,
                                status=status, recorded_by_id=user.id,
                                **{m: markers[m] for m in MARKERS})
     db.session.add(screening)
-    subject.donor_status = status
+    if not autologous:
+        subject.donor_status = status
     db.session.flush()
-    _changed(ScreeningChange(subject, "donor", "recorded", screening, user))
+    _changed(ScreeningChange(subject, "autologous" if autologous else "donor", "recorded",
+                             screening, user))
     return screening
+
+
+@dataclass(frozen=True)
+class AutologousTesting:
+    """A patient's own infectious-disease testing as the labels and storage read it (SPEC §2,
+    §6; 21 CFR 1271.90(c)). ``status`` is ``untested`` | ``pending`` | ``negative`` |
+    ``reactive``; ``reactive_markers`` lists every reactive marker, CMV included."""
+
+    status: str
+    reactive_markers: tuple[str, ...] = ()
+    pending_markers: tuple[str, ...] = ()
+    screening_id: int | None = None
+    specimen_collected_at: datetime | None = None
+
+    @property
+    def segregated_storage(self) -> bool:
+        """A reactive autologous product is stored segregated (SPEC §2)."""
+        return self.status == "reactive"
+
+
+def autologous_testing_of(markers: Mapping[str, str] | None) -> AutologousTesting:
+    """The pure rule: no markers → untested; any reactive (CMV too) → reactive; otherwise
+    any pending → pending; all negative → negative."""
+    if markers is None:
+        return AutologousTesting("untested")
+    reactive = tuple(m for m, v in markers.items() if v == MarkerResult.reactive)
+    pending = tuple(m for m, v in markers.items() if v == MarkerResult.pending)
+    status = "reactive" if reactive else "pending" if pending else "negative"
+    return AutologousTesting(status, reactive, pending)
+
+
+def autologous_testing(subject: Subject) -> AutologousTesting:
+    """The patient's latest recorded testing (its latest screening row; a verified
+    correction changes that row)."""
+    screening = latest_donor_screening(subject)
+    if screening is None:
+        return autologous_testing_of(None)
+    found = autologous_testing_of(screening.markers)
+    return AutologousTesting(found.status, found.reactive_markers, found.pending_markers,
+                             screening.id, screening.specimen_collected_at)
 
 
 def specimen_screenings(subject: Subject, specimen_collected_at: datetime
@@ -497,15 +562,18 @@ def verify_marker_correction(correction: DonorMarkerCorrection, user: User
     with audit_reason(f"correction #{correction.id}: {correction.reason}"):
         for marker, (_old, new) in correction.marker_changes.items():
             setattr(screening, marker, new)
-        screening.status = donor_status_of(screening.markers)
-        latest = latest_donor_screening(subject)
-        if latest is not None and latest.id == screening.id:
-            subject.donor_status = screening.status
+        autologous = subject.kind == SubjectKind.patient
+        if not autologous:  # a patient's testing makes no eligibility determination
+            screening.status = donor_status_of(screening.markers)
+            latest = latest_donor_screening(subject)
+            if latest is not None and latest.id == screening.id:
+                subject.donor_status = screening.status
         correction.status = CorrectionStatus.verified
         correction.verified_by_id = user.id
         correction.verified_at = clock.utcnow()
         db.session.flush()
-    _changed(ScreeningChange(subject, "donor", "corrected", screening, user))
+    _changed(ScreeningChange(subject, "autologous" if autologous else "donor", "corrected",
+                             screening, user))
     return correction
 
 

@@ -13,7 +13,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from batches import services, signing_acts
-from batches.batch_records import quarantine_reasons
+from batches.batch_records import (
+    batch_autologous_testing,
+    quarantine_reasons,
+    segregated_storage_note,
+)
 from batches.change_rules import ChangeKind, ChangeStatus
 from batches.culture import current_passage, is_due, step_state
 from batches.lifecycle import BatchStatus, step_refusals
@@ -45,6 +49,7 @@ from batches.schemas import (
     SubjectCreateSchema,
     TemplateRevisionSchema,
 )
+from batches.screening import autologous_testing, autologous_testing_of
 from lims import clock
 from lims.auth import User, current_actor_user, role_required
 from lims.errors import DomainError
@@ -111,6 +116,8 @@ def _subject_page(subject_id: int, status: int = 200, errors: dict | None = None
         "batches/subject.html", subject=subject, errors=errors or {}, form=request.form,
         recipient_screening=services.latest_recipient_screening(subject),
         donor_screening=services.latest_donor_screening(subject),
+        autologous_testing=autologous_testing(subject)
+        if subject.kind == SubjectKind.patient else None,
         collections=list_collections(subject_id=subject.id),
         contraindications=CONTRAINDICATIONS, markers=MARKERS,
         marker_results=list(MarkerResult), now_local=now_local_input(),
@@ -165,8 +172,12 @@ def donor_screening(subject_id: int):
     subject = services.get_subject(subject_id)
     return submit(DonorScreeningSchema(), lambda data, user: services.screen_donor(
                       subject, data["specimen_collected_at"], data["markers"], user),
-                  done=lambda _: Done(f"Donor screening recorded: {subject.donor_status}.",
-                                      _subject_url(subject_id)),
+                  done=lambda screening: Done(
+                      f"Donor screening recorded: {subject.donor_status}."
+                      if subject.kind == SubjectKind.donor else
+                      "Infectious-disease testing recorded (autologous use): "
+                      f"{autologous_testing_of(screening.markers).status}.",
+                      _subject_url(subject_id)),
                   page=partial(_subject_page, subject_id))
 
 
@@ -323,7 +334,8 @@ def _batch_page(batch_id: int, status: int = 200, errors: dict | None = None):
         "batches/batch.html", batch=batch, steps=steps, errors=errors or {},
         quarantine=quarantine_reasons(batch), doses=batch.doses, form=request.form,
         step_types=_step_buttons(batch), passage=current_passage(batch),
-        suspensions=services.open_suspensions(batch), history=services.suspensions(batch)
+        suspensions=services.open_suspensions(batch), history=services.suspensions(batch),
+        testing=batch_autologous_testing(batch), segregated=segregated_storage_note(batch)
     ), status
 
 
@@ -399,7 +411,8 @@ def dose_page(dose_id: int):
     return render_template("batches/dose.html", dose=dose, barcodes=services.barcode_texts(dose),
                            custody=services.custody_events(dose=dose),
                            suspensions=services.open_suspensions(dose.batch),
-                           blocked=services.giving_refusals(dose))
+                           blocked=services.giving_refusals(dose),
+                           segregated=segregated_storage_note(dose.batch))
 
 
 # -- templates and their change control (issue 12) -------------------------------------------

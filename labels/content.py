@@ -14,7 +14,7 @@ from batches import isbt128
 from batches.common import facility_tz
 from batches.doses import barcode_texts
 from batches.models import Batch, Collection, DonorStatus, Dose, Origin
-from batches.screening import latest_donor_screening
+from batches.screening import autologous_testing, latest_donor_screening
 from labels.release_info import release_statement_flags
 from labels.rendering import DoseLabel, InProcessLabel
 from labels.statements import label_statements
@@ -39,11 +39,17 @@ def donor_status_and_agents(batch: Batch) -> tuple[DonorStatus, list[str], list[
     donor ineligible, and those whose reactive result is recorded and labelled but not
     disqualifying (CMV, 21 CFR 1271.85(b)(2)), by name, from the donor's latest screening.
 
-    Autologous: the patient is not screened as a donor — ``unscreened``, which
-    prints "NOT EVALUATED FOR INFECTIOUS SUBSTANCES" (21 CFR 1271.90(c)).
+    Autologous (21 CFR 1271.90(c)): the patient's own optional testing
+    (:func:`batches.screening.autologous_testing`) in label_statements' words — not
+    tested ``unscreened``, pending ``incomplete``, all negative ``eligible``, reactive
+    ``ineligible`` with every reactive agent, CMV included; nothing "recorded only".
     """
     if batch.origin == Origin.autologous:
-        return DonorStatus.unscreened, [], []
+        testing = autologous_testing(batch.collection.subject)
+        status = {"untested": DonorStatus.unscreened, "pending": DonorStatus.incomplete,
+                  "negative": DonorStatus.eligible,
+                  "reactive": DonorStatus.ineligible}[testing.status]
+        return status, [MARKER_AGENTS.get(m, m) for m in testing.reactive_markers], []
     donor = batch.collection.subject
     status = donor.donor_status or DonorStatus.unscreened
     screening = latest_donor_screening(donor) if status != DonorStatus.unscreened else None

@@ -8,7 +8,16 @@ the biohazard legend):
 * autologous: "FOR AUTOLOGOUS USE ONLY"; the recipient's two identifiers are
   printed by the label itself (``DoseLabel.recipient_identifiers``), so they
   are only checked here;
-* donor screening incomplete (or, for an autologous collection, not done):
+* autologous (21 CFR 1271.90(c)), read from the patient's own optional testing
+  (SPEC §2), given in the ``donor_status`` words: not tested (``unscreened``) or
+  results still pending (``incomplete``) → "NOT EVALUATED FOR INFECTIOUS
+  SUBSTANCES" only — no "Advise patient" warning, which 1271.90(c) does not ask
+  for an autologous product; all negative (``eligible``) → nothing more; a
+  reactive result (``ineligible``) → the biohazard legend and "WARNING: Reactive
+  test results for <agent>" for each reactive agent, CMV included (for the
+  patient's own cells CMV is a reactive test result like any other; "CMV:
+  reactive" is the allogeneic donor wording of 1271.85(b)(2));
+* allogeneic donor screening incomplete:
   "NOT EVALUATED FOR INFECTIOUS SUBSTANCES" and "WARNING: Advise patient of
   communicable disease risks";
 * ineligible donor: the biohazard legend (the word "BIOHAZARD", which the
@@ -59,8 +68,10 @@ def label_statements(
     """Statements a dose label must print, in print order (SPEC §6).
 
     ``origin`` is ``autologous`` or ``allogeneic``; ``donor_status`` is
-    ``eligible``, ``incomplete`` (``unscreened`` counts as incomplete: an
-    autologous collection need not be screened) or ``ineligible``;
+    ``eligible``, ``incomplete``, ``unscreened`` (counts as incomplete) or
+    ``ineligible`` — for an autologous dose, the patient's own testing in these
+    words: ``unscreened`` not tested, ``incomplete`` results pending, ``eligible``
+    all negative, ``ineligible`` reactive (21 CFR 1271.90(c), see the module);
     ``reactive_agents`` names the agents with reactive results that make the
     donor ineligible; ``recorded_reactive_agents`` those whose reactive result
     is recorded and labelled but not disqualifying (CMV, 21 CFR 1271.85(b)(2));
@@ -99,7 +110,13 @@ def label_statements(
         statements.append(URGENT_RELEASE_STATEMENT)
     if origin == Origin.autologous:
         statements.append(AUTOLOGOUS_STATEMENT)
-    if donor_status == DonorStatus.ineligible:
+        # 21 CFR 1271.90(c): no "Advise patient" warning for the patient's own cells
+        if donor_status == DonorStatus.ineligible:
+            statements.append(BIOHAZARD_LEGEND)
+            statements.extend(REACTIVE_STATEMENT.format(agent=agent) for agent in agents)
+        elif donor_status in (DonorStatus.incomplete, DonorStatus.unscreened):
+            statements.append(NOT_EVALUATED_STATEMENT)
+    elif donor_status == DonorStatus.ineligible:
         statements.append(BIOHAZARD_LEGEND)
         statements.append(ADVISE_PATIENT_STATEMENT)
         statements.extend(REACTIVE_STATEMENT.format(agent=agent) for agent in agents)

@@ -187,11 +187,17 @@ def _released_batches_of_recipient(recipient_id: int) -> list[Batch]:
 def on_screening_change(change: ScreeningChange) -> None:
     """Registered with ``batches`` (:func:`batches.screening.add_screening_listener`)."""
     subject, user = change.subject, change.user
-    if change.role == "recipient":
+    if change.role in ("recipient", "autologous"):
+        # a patient's own infectious-disease testing (SPEC §2, 21 CFR 1271.90(c)) is no
+        # donor rule: no post-release failure, no look-back — but, like any screening of
+        # the subject, it suspends their released batches (SPEC §3b) so QA re-releases
+        # with labels that show it
+        what = ("screening" if change.role == "recipient"
+                else "infectious-disease testing")
         for batch in _released_batches_of_recipient(subject.id):
             batch_services.suspend_release(
                 batch, SuspensionCause.recipient_screening,
-                f"recipient {subject.code}'s screening changed ({change.describe()})", user,
+                f"recipient {subject.code}'s {what} changed ({change.describe()})", user,
                 entity=change.entity)
         return
     for batch in _released_batches_of_donor(subject.id):

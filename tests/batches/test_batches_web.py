@@ -251,3 +251,31 @@ def test_admin_revises_a_template_on_the_page(app, client, login_as, nothing_wri
     shown = client.get("/templates").data.decode()
     assert "v2" in shown and "Maximum passage P4" in shown
     assert audit_entries(app, "process_template", 1)[-1]["changes"]["active"] == [True, False]
+
+
+def test_1271_90_c_a_patients_testing_through_the_subject_page(app, tech_web, lab):
+    """SPEC §2: the patient's page records their own infectious-disease testing with the same
+    markers; a reactive result shows as "store segregated" on the batch and dose pages."""
+    from datetime import timedelta
+
+    from tests.fixtures.lab import now
+
+    batch = lab.harvested("MSC")
+    doses = lab.post(f"/batches/{batch['id']}/doses",
+                     {"count": 1, "cells_per_dose": 1_000_000, "volume_ml": 5.0}).json
+    page = f"/subjects/{batch['recipient_id']}"
+    assert b"Infectious-disease testing (autologous use)" in tech_web.get(page).data
+    specimen = (now() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response = _post(tech_web, f"{page}/donor-screening",
+                     {"specimen_collected_at": specimen,
+                      **{f"markers.{m}": v for m, v in NEGATIVE.items()},
+                      "markers.hcv_nat": "reactive"}, page=page)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    shown = tech_web.get(page).data
+    assert b'data-testing-status="reactive"' in shown and b"store segregated" in shown
+    for path in (f"/batches/{batch['id']}", f"/doses/{doses[0]['id']}"):
+        text = tech_web.get(path).get_data(as_text=True)
+        assert 'id="segregated-storage"' in text, path
+        assert "store segregated: reactive autologous product (hcv_nat)" in text, path
+    assert lab.client.get(f"/api/v1/subjects/{batch['recipient_id']}",
+                          headers=lab.tech).json["donor_status"] is None

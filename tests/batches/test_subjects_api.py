@@ -176,10 +176,16 @@ def test_bad_donor_screening_is_400(app, lab, body, field):
     assert count_rows(app, DonorScreening) == 0
 
 
-def test_patients_get_no_donor_screening(lab):
+def test_1271_90_c_a_patients_markers_are_autologous_testing_not_donor_screening(app, lab):
+    """SPEC §2: autologous infectious-disease testing is optional and uses the same markers
+    (this was a 409 before). No donor status, no eligibility; the audit keeps the row."""
     patient = lab.patient()
-    lab.post(f"/subjects/{patient['id']}/donor-screening",
-             {"specimen_collected_at": ago(days=1), "markers": NEGATIVE}, status=409)
+    subject = lab.post(f"/subjects/{patient['id']}/donor-screening",
+                       {"specimen_collected_at": ago(days=1), "markers": NEGATIVE},
+                       status=200).json
+    assert subject["donor_status"] is None and subject["autologous_testing"] == "negative"
+    assert subject["donor_screening"]["purpose"] == "autologous_testing"
+    assert count_rows(app, DonorScreening) == 1
 
 
 # -- specimen window (SPEC §2) -------------------------------------------------------------

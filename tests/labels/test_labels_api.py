@@ -60,10 +60,12 @@ def test_autologous_quarantined_dose_label_pdf(app, lab):
     assert f"{isbt128.format_din(batch['din'])} {dose['check_character']}" in text
     patient = _get(lab, f"/subjects/{batch['recipient_id']}").json
     for expected in (QUARANTINE, AUTOLOGOUS_STATEMENT, NOT_EVALUATED_STATEMENT,
-                     ADVISE_PATIENT_STATEMENT, patient["code"],
+                     patient["code"],
                      f"DOB {patient['date_of_birth']}", app.config["FACILITY_NAME"],
                      app.config["FACILITY_ADDRESS"], "Mesenchymal"):
         assert expected in text, expected
+    # 21 CFR 1271.90(c): an untested autologous product is "not evaluated", no advice warning
+    assert ADVISE_PATIENT_STATEMENT not in text and "Advise patient" not in text
     [entry] = [e for e in audit_entries(app, "dose", dose["id"]) if e["action"] ==
                "label_document"]
     assert entry["changes"]["format"] == [None, "pdf"]

@@ -47,14 +47,10 @@ def test_incomplete_donor_screening(status):
         "NOT EVALUATED FOR INFECTIOUS SUBSTANCES",
         "WARNING: Advise patient of communicable disease risks",
     ]
-    assert statements(origin="autologous", donor_status=status) == [
-        AUTOLOGOUS_STATEMENT, NOT_EVALUATED_STATEMENT, ADVISE_PATIENT_STATEMENT]
 
 
 def test_ineligible_donor_gets_biohazard_legend_and_one_warning_per_agent():
-    assert statements(origin="autologous", donor_status="ineligible",
-                      reactive_agents=["HBV", "HCV"]) == [
-        AUTOLOGOUS_STATEMENT,
+    assert statements(donor_status="ineligible", reactive_agents=["HBV", "HCV"]) == [
         "BIOHAZARD",
         ADVISE_PATIENT_STATEMENT,
         "WARNING: Reactive test results for HBV",
@@ -123,3 +119,38 @@ def test_statements_print_on_the_label():
     words = " ".join(text.split())  # long statements wrap
     for statement in found:
         assert statement in words
+
+
+# -- autologous products, 21 CFR 1271.90(c) (SPEC §2 autologous testing, §6) --------------
+
+
+@pytest.mark.parametrize("status", ["unscreened", "incomplete"])
+def test_1271_90_c_autologous_not_tested_is_not_evaluated_without_advise_patient(status):
+    """21 CFR 1271.90(c): an autologous product not tested (or with results still pending)
+    says "FOR AUTOLOGOUS USE ONLY" and "NOT EVALUATED FOR INFECTIOUS SUBSTANCES" — and not
+    "Advise patient of communicable disease risks", which 1271.90(c) does not ask for."""
+    assert statements(origin="autologous", donor_status=status) == [
+        AUTOLOGOUS_STATEMENT, NOT_EVALUATED_STATEMENT]
+    assert statements(origin="autologous", donor_status=status, released=False) == [
+        rendering.QUARANTINE_STATEMENT, AUTOLOGOUS_STATEMENT, NOT_EVALUATED_STATEMENT]
+
+
+def test_1271_90_c_autologous_tested_all_negative_is_for_autologous_use_only():
+    """21 CFR 1271.90(c): tested, every marker negative → "FOR AUTOLOGOUS USE ONLY" only."""
+    assert statements(origin="autologous", donor_status="eligible") == [AUTOLOGOUS_STATEMENT]
+
+
+def test_1271_90_c_autologous_reactive_gets_biohazard_and_a_warning_per_agent_cmv_too():
+    """21 CFR 1271.90(c): a reactive autologous product → "FOR AUTOLOGOUS USE ONLY", the
+    biohazard legend and "WARNING: Reactive test results for <agent>" for each reactive
+    agent — CMV included (not the allogeneic "CMV: reactive") — and no "Advise patient"."""
+    assert statements(origin="autologous", donor_status="ineligible",
+                      reactive_agents=["HBV (HBsAg)", "CMV"]) == [
+        AUTOLOGOUS_STATEMENT,
+        BIOHAZARD_LEGEND,
+        "WARNING: Reactive test results for HBV (HBsAg)",
+        "WARNING: Reactive test results for CMV",
+    ]
+    assert ADVISE_PATIENT_STATEMENT not in statements(
+        origin="autologous", donor_status="ineligible", reactive_agents=["CMV"],
+        released=False)
