@@ -81,12 +81,12 @@ def bare_rate(now) -> float:
 def fetch_and_hash_rate(raw) -> tuple[float, int]:
     """Entries per second of reading every chain row (server-side cursor, the verify's
     fetch size) and SHA-256 over its changes and previous hash; and the row count."""
-    from lims.audit.services import _CHAIN_SQL, _FETCH
+    from lims.audit.services import _CHAIN_SQL_POSTGRES, _FETCH
 
     start = time.perf_counter()
     with raw.cursor(name="bench_fetch_hash") as cursor:
         cursor.itersize = _FETCH
-        cursor.execute(_CHAIN_SQL)
+        cursor.execute(_CHAIN_SQL_POSTGRES)
         count = 0
         for row in cursor:
             hashlib.sha256((row[7] + row[9]).encode()).hexdigest()

@@ -19,6 +19,7 @@ from lims.audit.chain import (
     SignatureCheck,
     first_break,
     signature_valid,
+    stored_entry_hash,
 )
 from lims.audit.keys import RETIRED_FILE, TrustedKey
 from lims.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
@@ -28,6 +29,11 @@ from lims.hashing import utc_text
 _CHAIN_SQL = ("SELECT seq, occurred_at, actor_id, actor_username, action, entity_type, "
               "entity_id, changes, reason, prev_hash, hash FROM audit_entry ORDER BY seq")
 """The columns of :class:`~lims.audit.chain.ChainRow`, in its order."""
+_CHAIN_SQL_POSTGRES = _CHAIN_SQL.replace(
+    "occurred_at,", "to_char(occurred_at AT TIME ZONE 'UTC', "
+                    "'FMYYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),", 1)
+"""The same, with the time spelled by PostgreSQL as the chain spells it
+(:func:`lims.hashing.utc_text`): no datetime object per entry."""
 _FETCH = 5000
 _CHECKPOINT_COLUMNS = (AuditCheckpoint.id, AuditCheckpoint.seq, AuditCheckpoint.head_hash,
                        AuditCheckpoint.created_at, AuditCheckpoint.key_id,
@@ -104,7 +110,7 @@ def verify() -> VerifyResult:
     rows = _chain_rows()
     try:
         checked, broken = first_break(rows, GENESIS_HASH, head_seq, head_hash, points,
-                                      signature_check(trusted))
+                                      signature_check(trusted), hasher=stored_entry_hash)
     finally:
         rows.close()
         stored.close()
@@ -127,7 +133,7 @@ def _chain_rows() -> Generator[ChainRow, None, None]:
     this session's transaction (constant memory: a server-side cursor on PostgreSQL, the
     step-by-step cursor of SQLite): ``audit-verify``'s inner loop, so no ORM rows and no
     column types. SQLite's text timestamps are put in the chain's spelling
-    (:func:`lims.hashing.utc_text`); PostgreSQL's come back as aware datetimes."""
+    (:func:`lims.hashing.utc_text`), PostgreSQL spells them so itself."""
     connection = db.session.connection()
     driver = connection.connection.driver_connection
     assert driver is not None, "the session's connection is open"
@@ -136,7 +142,7 @@ def _chain_rows() -> Generator[ChainRow, None, None]:
     if postgres:
         cursor.itersize = _FETCH
     try:
-        cursor.execute(_CHAIN_SQL)
+        cursor.execute(_CHAIN_SQL_POSTGRES if postgres else _CHAIN_SQL)
         make = ChainRow._make
         if postgres:
             for row in cursor:
