@@ -121,7 +121,7 @@ def screen_donor(data, subject_id):
     and the reactive warning on their autologous dose labels and flags segregated storage."""
     subject = services.get_subject(subject_id)
     services.screen_donor(subject, data["specimen_collected_at"], data["markers"],
-                          current_actor_user())
+                          current_actor_user(), data["specimen_source"])
     return subject
 
 

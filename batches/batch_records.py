@@ -42,8 +42,8 @@ from batches.models import (
 from batches.screening import (
     AutologousTesting,
     autologous_testing,
-    in_window,
     latest_donor_screening,
+    specimen_refusal,
 )
 from lims import clock
 from lims.alerts.services import Cause, raise_alert
@@ -138,9 +138,12 @@ def quarantine_reasons(batch: Batch) -> list[str]:
     if status != DonorStatus.eligible:
         return [f"donor {donor.code} is {status}"]
     screening = latest_donor_screening(donor)
-    if screening is None or not in_window(screening.specimen_collected_at, batch.collection):
-        return [f"donor {donor.code}'s eligible specimen is outside the window of "
-                f"collection {batch.collection.din}"]
+    if screening is None:
+        return [f"donor {donor.code} has no screening"]
+    refusal = specimen_refusal(screening, batch.collection)
+    if refusal:
+        return [f"donor {donor.code}'s eligible specimen does not cover collection "
+                f"{batch.collection.din}: {refusal}"]
     return []
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from batches import isbt128
 from batches.common import facility_tz, get_or_404, next_number, refuse_future
 from batches.models import Collection, CustodyEventType, Subject, SubjectKind
-from batches.screening import latest_donor_screening, window_refusal
+from batches.screening import latest_donor_screening, specimen_refusal
 from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.db import db
@@ -49,11 +49,12 @@ def register_collection(data: dict[str, Any], user: User) -> Collection:
         screening = latest_donor_screening(subject)
         if screening is not None:
             probe = Collection(source=data["source"], collected_at=collected_at, din="(new)")
-            refusal = window_refusal(screening.specimen_collected_at, probe)
+            refusal = specimen_refusal(screening, probe)
             if refusal:
-                raise Conflict("The donor's screening specimen is outside the allowed window "
-                               "for this collection; record the screening of a specimen taken "
-                               "within the window first.", [refusal])
+                raise Conflict("The donor's screening specimen does not cover this collection "
+                               "(outside the allowed window, or not the specimen 21 CFR "
+                               "1271.80(b) asks for); record the screening of the right "
+                               "specimen first.", [refusal])
     year = collected_at.astimezone(facility_tz()).year
     sequence = next_number(f"DIN {fin} {year}")
     if sequence > 999_999:

@@ -42,6 +42,7 @@ from batches.states import (
     Origin,
     RecipientStatus,
     Source,
+    SpecimenSource,
     StepStatus,
     StepType,
     SubjectKind,
@@ -145,6 +146,7 @@ class DonorScreening(Audited, Model):
         CheckConstraint("status IN ('incomplete', 'ineligible', 'eligible')", name="status"),
         CheckConstraint("status != 'eligible' OR (eligibility_signature_id IS NOT NULL "
                         "AND determined_at IS NOT NULL)", name="eligible_is_signed"),
+        CheckConstraint(enum_check("specimen_source", SpecimenSource), name="specimen_source"),
     )
     __audit_corrections__ = frozenset(MARKERS)
 
@@ -160,6 +162,9 @@ class DonorScreening(Audited, Model):
     syphilis: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
     htlv: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
     cmv: Mapped[MarkerResult] = mapped_column(EnumString(MarkerResult, 10))
+    specimen_source: Mapped[SpecimenSource] = mapped_column(
+        EnumString(SpecimenSource, 20), default=SpecimenSource.donor,
+        server_default=SpecimenSource.donor.value)
     status: Mapped[DonorStatus] = mapped_column(EnumString(DonorStatus, 20))
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

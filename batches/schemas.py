@@ -22,6 +22,7 @@ from batches.models import (
     MarkerResult,
     Origin,
     Source,
+    SpecimenSource,
     StepType,
     SubjectKind,
 )
@@ -109,6 +110,12 @@ MarkersSchema = type("MarkersSchema", (StrictSchema,),
 class DonorScreeningSchema(StrictSchema):
     specimen_collected_at = when(required=True)
     markers = fields.Nested(MarkersSchema, required=True)
+    specimen_source = fields.String(
+        load_default=SpecimenSource.donor.value,
+        validate=validate.OneOf([s.value for s in SpecimenSource]), metadata={
+            "description": "whose specimen was tested: donor (default), or birth_mother — "
+                           "required for a donor one month old or younger at the recovery, "
+                           "refused otherwise (21 CFR 1271.80(b))"})
 
 
 class CollectionCreateSchema(StrictSchema):
@@ -292,6 +299,7 @@ class DonorScreeningOutSchema(StrictSchema):
     status = fields.String()
     specimen_collected_at = fields.DateTime()
     markers = fields.Dict(keys=fields.String(), values=fields.String())
+    specimen_source = fields.String(metadata={"description": "donor | birth_mother"})
     reactive_markers = fields.List(fields.String())
     disqualifying_markers = fields.Method("_disqualifying", metadata={
         "description": "donor eligibility only; always empty for a patient's own testing"})

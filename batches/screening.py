@@ -63,6 +63,7 @@ labels that now say "CMV: reactive"), not a disqualifying one.
 
 from __future__ import annotations
 
+import calendar
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ from batches.models import (
     RecipientScreening,
     RecipientStatus,
     Source,
+    SpecimenSource,
     Subject,
     SubjectKind,
     disqualifying_markers,
@@ -96,6 +98,7 @@ from lims.audit.context import user_is_actor
 from lims.auth.models import User
 from lims.auth.services import sign
 from lims.auth.signing import meanings_for
+from lims.config import lab_timezone
 from lims.db import db
 from lims.errors import BadRequest, Conflict
 
@@ -291,6 +294,48 @@ def window_refusal(specimen_at: datetime, collection: Collection) -> str | None:
             f"{SPECIMEN_AFTER.days} days after; {start:%Y-%m-%d} to {end:%Y-%m-%d})")
 
 
+def lab_date(moment: datetime) -> date:
+    """The day of ``moment`` on the lab's calendar (an age is counted in the lab's days)."""
+    return moment.astimezone(lab_timezone()).date()
+
+
+def one_month_after(day: date) -> date:
+    """The same day one calendar month later (the month's last day when it is shorter)."""
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def specimen_source_for(date_of_birth: date, on: date) -> SpecimenSource:
+    """Whose specimen is tested for a donor on ``on`` (the recovery; the specimen's date
+    while no recovery is known): 21 CFR 1271.80(b) — for a donor one month old or
+    younger, the birth mother's; otherwise the donor's own."""
+    if on <= one_month_after(date_of_birth):
+        return SpecimenSource.birth_mother
+    return SpecimenSource.donor
+
+
+def specimen_source_refusal(source: str, date_of_birth: date, on: date) -> str | None:
+    """Why a specimen of ``source`` is the wrong one for a donor on ``on`` (None: right)."""
+    needed = specimen_source_for(date_of_birth, on)
+    if source == needed:
+        return None
+    if needed == SpecimenSource.birth_mother:
+        return (f"the donor, born {date_of_birth}, is one month old or younger on {on}: the "
+                "birth mother's specimen is tested, not the donor's (21 CFR 1271.80(b))")
+    return (f"the donor, born {date_of_birth}, is older than one month on {on}: the donor's "
+            "own specimen is tested, not the birth mother's (21 CFR 1271.80(b))")
+
+
+def specimen_refusal(screening: DonorScreening, collection: Collection) -> str | None:
+    """Why a donor's screening does not cover a collection (None: it does): its specimen
+    is outside the collection's window, or is not the one 1271.80(b) asks for (the birth
+    mother's for a donor one month old or younger at the recovery)."""
+    return (window_refusal(screening.specimen_collected_at, collection)
+            or specimen_source_refusal(screening.specimen_source,
+                                       screening.subject.date_of_birth,
+                                       lab_date(collection.collected_at)))
+
+
 def donor_status_of(markers: Mapping[str, str]) -> DonorStatus:
     """Markers alone (SPEC §2, 21 CFR 1271.85(b)(2)): a reactive disqualifying marker →
     ineligible; otherwise incomplete until QA signs eligible. A reactive marker of
@@ -325,7 +370,7 @@ def _collection_awaiting_specimen(subject: Subject) -> Collection | None:
 
 @user_is_actor
 def screen_donor(subject: Subject, specimen_collected_at: datetime, markers: dict[str, str],
-                 user: User) -> DonorScreening:
+                 user: User, specimen_source: str = SpecimenSource.donor) -> DonorScreening:
     """Record a specimen's markers: a donor's (SPEC §2 donor eligibility, specimen window
     rule 2) or a patient's own (SPEC §2 autologous testing, 21 CFR 1271.90(c): no window,
     no eligibility, the subject's ``donor_status`` stays empty, nothing is blocked)."""
@@ -337,11 +382,20 @@ def screen_donor(subject: Subject, specimen_collected_at: datetime, markers: dic
             refusal = window_refusal(specimen_collected_at, awaiting)
             if refusal:
                 raise Conflict("The specimen date is outside the allowed window.", [refusal])
+        on = lab_date(awaiting.collected_at if awaiting is not None else specimen_collected_at)
+        refusal = specimen_source_refusal(specimen_source, subject.date_of_birth, on)
+        if refusal:
+            raise Conflict("The specimen is not the one to test for this donor.", [refusal])
+    elif specimen_source != SpecimenSource.donor:
+        raise Conflict("A patient's own testing is of the patient's specimen.",
+                       [f"subject {subject.code} is a patient: specimen_source must be donor "
+                        "(the patient's own)"])
     _refuse_silent_replacement(subject, specimen_collected_at, markers)
     status = DonorStatus.incomplete if autologous else donor_status_of(markers)
     screening = DonorScreening(subject_id=subject.id,
                                specimen_collected_at=specimen_collected_at,
                                status=status, recorded_by_id=user.id,
+                               specimen_source=SpecimenSource(specimen_source),
                                **{m: markers[m] for m in MARKERS})
     db.session.add(screening)
     if not autologous:

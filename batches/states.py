@@ -36,6 +36,14 @@ class MarkerResult(StrEnum):
     pending = "pending"
 
 
+class SpecimenSource(StrEnum):
+    """Whose specimen a donor screening tested (21 CFR 1271.80(b)): the donor's own, or,
+    for a donor one month old or younger, the birth mother's."""
+
+    donor = "donor"
+    birth_mother = "birth_mother"
+
+
 class Source(StrEnum):
     bone_marrow = "bone_marrow"
     adipose = "adipose"

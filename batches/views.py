@@ -171,7 +171,8 @@ def recipient_screening(subject_id: int):
 def donor_screening(subject_id: int):
     subject = services.get_subject(subject_id)
     return submit(DonorScreeningSchema(), lambda data, user: services.screen_donor(
-                      subject, data["specimen_collected_at"], data["markers"], user),
+                      subject, data["specimen_collected_at"], data["markers"], user,
+                      data["specimen_source"]),
                   done=lambda screening: Done(
                       f"Donor screening recorded: {subject.donor_status}."
                       if subject.kind == SubjectKind.donor else
