@@ -31,6 +31,7 @@ requests, the database or printers.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,6 +68,10 @@ BIOHAZARD_PDF_PX = 120
 """Pixels of the symbol's bitmap in the PDF (~380 dpi at 8 mm)."""
 QUARANTINE_STATEMENT = "QUARANTINE — NOT FOR RELEASE"
 _MIN_FONT_PT = 5.0
+_STATEMENTS = ("strong", "biohazard")
+_UNSPLIT_STATEMENTS_MIN_SCALE = 0.8
+"""The text block shrinks to this scale (body text 7.2 pt) rather than break a statement
+(a warning, the recipient) over two lines; below it, long statements wrap."""
 
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
 
@@ -135,7 +140,14 @@ class DoseLabel:
         return statements
 
     def text_lines(self) -> list[tuple[str, str]]:
-        """(style, text) lines of the text block, in print order."""
+        """(style, text) lines of the text block, in print order.
+
+        Styles: ``title``, ``body``, ``strong``, ``small``; ``biohazard`` (the
+        drawn symbol goes before the text); ``check`` — body text whose last
+        character is a keyboard check character, printed in a box like the
+        DIN's (the chain of identity identifier's ISO/IEC 7064 MOD 37-2
+        character).  The recipient's identifiers share one line.
+        """
         lines = [("title", self.product_name)]
         lines.append(("body", f"Cells: {format_cells(self.cells)}"))
         lines.append(("body", f"Volume: {self.volume_ml} mL"))
@@ -145,9 +157,9 @@ class DoseLabel:
             lines.append(("body", f"Collected: {collected:%Y-%m-%d %H:%M}"))
         if self.chain_of_identity_text:
             coi = isbt128.parse_chain_of_identity(self.chain_of_identity_text)
-            lines.append(("body", f"CoI: {coi.identifier} [{coi.check_character}]"))
-        for identifier in self.recipient_identifiers:
-            lines.append(("strong", f"Recipient: {identifier}"))
+            lines.append(("check", f"Chain of identity: {coi.identifier} {coi.check_character}"))
+        if self.recipient_identifiers:
+            lines.append(("strong", "Recipient: " + " · ".join(self.recipient_identifiers)))
         for statement in self.printed_statements():
             style = "biohazard" if statement == BIOHAZARD_LEGEND else "strong"
             lines.append((style, statement))
@@ -170,16 +182,54 @@ class InProcessLabel:
 
 
 def format_cells(cells: int | str) -> str:
-    """Cell count as printed: ``1.00 x 10^8`` for a number (ASCII, so every printer
-    font has it), text unchanged."""
+    """Cell count as printed on a dose label, readable at a glance.
+
+    * fewer than a million: every digit, thousands separated by commas
+      (``850``, ``340,000``) — exact (no dose is that small; a count given this
+      way is shown as given);
+    * from a million: rounded (half up) to 3 significant digits, in words on the
+      short scale (million 10⁶, billion 10⁹, trillion 10¹²), then as a power of
+      ten so that "billion" cannot be misread on the long scale:
+      ``20 million (2.0 × 10⁷)``, ``2.5 billion (2.5 × 10⁹)``,
+      ``123 million (1.23 × 10⁸)``.
+
+    Text is returned unchanged.  ZPL spells ``×`` and the superscripts in ASCII
+    (``2.0 x 10^7``, :func:`ascii_text`).
+    """
     if isinstance(cells, str):
         return cells
     if isinstance(cells, bool) or cells < 0:
-        raise ValueError(f"cell count must be a non-negative number: {cells!r}")
-    if cells < 1000:
-        return str(cells)
-    exponent = len(str(int(cells))) - 1
-    return f"{cells / 10**exponent:.2f} x 10^{exponent}"
+        raise ValueError(f"cell count must be a non-negative whole number: {cells!r}")
+    if cells != int(cells):
+        raise ValueError(f"cell count must be a whole number: {cells!r}")
+    cells = int(cells)
+    if cells < 1_000_000:
+        return f"{cells:,}"
+    unit = 10 ** (len(str(cells)) - 3)
+    rounded = (cells + unit // 2) // unit * unit  # 3 significant digits, half up
+    exponent = len(str(rounded)) - 1  # 999.6 million rounds to 1.00 × 10⁹
+    mantissa = Decimal(rounded).scaleb(-exponent).normalize()
+    mantissa_text = f"{mantissa:.1f}" if mantissa == mantissa.to_integral() else f"{mantissa:f}"
+    word_exponent = min(3 * (exponent // 3), 12)
+    in_words = Decimal(rounded).scaleb(-word_exponent).normalize()
+    words = f"{in_words:f} {_LARGE_NUMBER_WORDS[word_exponent]}"
+    return f"{words} ({mantissa_text} × 10{str(exponent).translate(_SUPERSCRIPT_DIGITS)})"
+
+
+_LARGE_NUMBER_WORDS = {6: "million", 9: "billion", 12: "trillion"}
+_SUPERSCRIPT_DIGITS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_SUPERSCRIPT_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+_PLAIN_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+# Typographic characters that printer fonts may lack, with their ASCII spelling.
+_ASCII_SPELLING = {"—": "-", "–": "-", "−": "-", "×": "x", "≤": "<=", "≥": ">=", "’": "'"}
+
+
+def ascii_text(text: str) -> str:
+    """``text`` with typographic signs in ASCII (``—`` → ``-``, ``×`` → ``x``, ``≤`` →
+    ``<=`` …) and superscript exponents as ``^`` + digits (``10⁷`` → ``10^7``), for
+    printers whose fonts may lack them; other characters (``°``, ``·``) are kept."""
+    text = _SUPERSCRIPT_RUN.sub(lambda run: "^" + run.group().translate(_PLAIN_DIGITS), text)
+    return "".join(_ASCII_SPELLING.get(ch, ch) for ch in text)
 
 
 # --------------------------------------------------------------------------
@@ -263,7 +313,10 @@ def _draw_dose_label(
     canvas: Canvas, label: DoseLabel, x0: float, y0: float, width: float, height: float
 ) -> None:
     fonts = label_fonts()
-    for _style, text in label.text_lines():
+    lines = label.text_lines()
+    if not fonts.unicode:  # the core fonts have neither "×" nor "⁷"; the ZPL's spelling
+        lines = [(style, ascii_text(text)) for style, text in lines]
+    for _style, text in lines:
         _require_printable(text, fonts)
     top = y0 + height - MARGIN_MM
     left, right = x0 + MARGIN_MM, x0 + width - MARGIN_MM
@@ -290,7 +343,7 @@ def _draw_dose_label(
 
     text_top = min(band_top - BAR_HEIGHT_MM - 6.5, band_top - matrix_size - 1.0)
     available = text_top - y0 - 2
-    _draw_text_block(canvas, fonts, label.text_lines(), left, text_top, right - left, available)
+    _draw_text_block(canvas, fonts, lines, left, text_top, right - left, available)
 
 
 def _draw_text_block(
@@ -305,15 +358,17 @@ def _draw_text_block(
     scale = 1.0
     while True:
         wrapped = _wrap_block(fonts, lines, width, scale)
-        needed = sum(_line_height(size, symbol) for _font, size, _text_line, symbol in wrapped)
-        if needed <= available:
+        needed = sum(_line_height(line.size, line.symbol) for line in wrapped)
+        split = any(line.continues_statement for line in wrapped)
+        if needed <= available and (not split or scale < _UNSPLIT_STATEMENTS_MIN_SCALE):
             break
         scale *= 0.92
         if 8 * scale < _MIN_FONT_PT:
             raise ValueError("label text does not fit on the label; use a larger stock")
     y = top
-    for font, size, text, symbol in wrapped:
-        if symbol:
+    for line in wrapped:
+        font, size, text = line.font, line.size, line.text
+        if line.symbol:
             side = _symbol_side(size)
             y -= side
             _draw_biohazard_symbol(canvas, x, y, side)
@@ -322,6 +377,9 @@ def _draw_text_block(
             continue
         y -= size * 0.3528
         _text(canvas, font, size, x, y, text)
+        if line.check:
+            end = x + pdfmetrics.stringWidth(text + " ", font, size) / mm
+            _draw_boxed_character(canvas, font, size, end, y, line.check)
         y -= size * 0.3528 * 0.2
 
 
@@ -348,13 +406,27 @@ def _bitmap_image(bitmap: Bitmap) -> Image.Image:
     return image
 
 
+@dataclass(frozen=True)
+class _PrintedLine:
+    font: str
+    size: float
+    text: str
+    symbol: bool = False
+    """The biohazard symbol goes before the text."""
+    check: str = ""
+    """A check character printed in a box after the text."""
+    continues_statement: bool = False
+    """The second or a later line of a statement that did not fit on one line."""
+
+
 def _wrap_block(
     fonts: Fonts, lines: list[tuple[str, str]], width: float, scale: float
-) -> list[tuple[str, float, str, bool]]:
-    """(font, size, text, symbol) lines; ``symbol``: the biohazard symbol goes before it."""
+) -> list[_PrintedLine]:
+    """The lines as printed, wrapped to ``width`` mm (styles: ``DoseLabel.text_lines``)."""
     styles = {
         "title": (fonts.bold, 12.0),
         "body": (fonts.regular, 9.0),
+        "check": (fonts.regular, 9.0),
         "strong": (fonts.bold, 8.5),
         "biohazard": (fonts.bold, 10.0),
         "small": (fonts.regular, 7.5),
@@ -364,10 +436,34 @@ def _wrap_block(
         font, size = styles[style]
         size *= scale
         symbol = style == "biohazard"
+        check = text[-1] if style == "check" else ""
+        if check:
+            text = text[:-1].rstrip()
         room = width - (_symbol_side(size) + 1.5 if symbol else 0)
-        for piece in simpleSplit(text, font, size, room * mm) or [""]:
-            out.append((font, size, piece, symbol))
+        room -= _check_box_side(size) + 1.5 if check else 0
+        pieces = simpleSplit(text, font, size, room * mm) or [""]
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            out.append(_PrintedLine(font, size, piece, symbol, check if last else "",
+                                    continues_statement=index > 0 and style in _STATEMENTS))
     return out
+
+
+def _check_box_side(size: float) -> float:
+    """Side (mm) of the box around a check character of ``size`` points."""
+    return size * 0.3528 * 1.25
+
+
+def _draw_boxed_character(
+    canvas: Canvas, font: str, size: float, x: float, y: float, character: str
+) -> None:
+    """A check character in a box (ST-001 §7.5.1.1), the box's left edge at ``x`` mm and
+    the text's baseline at ``y`` mm."""
+    box = _check_box_side(size)
+    canvas.setLineWidth(0.6)
+    canvas.rect(x * mm, (y - box * 0.22) * mm, box * mm, box * mm, stroke=1, fill=0)
+    char_w = pdfmetrics.stringWidth(character, font, size) / mm
+    _text(canvas, font, size, x + (box - char_w) / 2, y, character)
 
 
 def _draw_code128(canvas: Canvas, x: float, y: float, text: str, height: float) -> float:
@@ -421,12 +517,7 @@ def _draw_din_text(canvas: Canvas, fonts: Fonts, din: str, x: float, y: float, s
     shown = isbt128.format_din(din)
     _text(canvas, fonts.mono, size, x, y, shown)
     end = x + pdfmetrics.stringWidth(shown + " ", fonts.mono, size) / mm
-    check = isbt128.din_check_character(din)
-    box = size * 0.3528 * 1.25
-    canvas.setLineWidth(0.6)
-    canvas.rect(end * mm, (y - box * 0.22) * mm, box * mm, box * mm, stroke=1, fill=0)
-    char_w = pdfmetrics.stringWidth(check, fonts.mono, size) / mm
-    _text(canvas, fonts.mono, size, end + (box - char_w) / 2, y, check)
+    _draw_boxed_character(canvas, fonts.mono, size, end, y, isbt128.din_check_character(din))
 
 
 def _text(canvas: Canvas, font: str, size: float, x: float, y: float, text: str) -> None:
@@ -531,9 +622,15 @@ def dose_label_zpl(
 
     y = max(band + bar + z.dots(6.0), band + (matrix_modules + 2) * matrix_module)
     block_width = z.dots(width_mm - 2 * MARGIN_MM)
-    heights = {"title": 3.6, "body": 2.8, "strong": 2.8, "biohazard": 3.6, "small": 2.4}
+    heights = {"title": 3.6, "body": 2.8, "check": 2.8, "strong": 2.8, "biohazard": 3.6,
+               "small": 2.4}
     for style, text in label.text_lines():
         h = z.dots(heights[style])
+        if style == "check":
+            # mixed-case text is narrower than the DIN's digits (font 0: ~0.45 h a character)
+            z.boxed_check_text(left, y, text[:-1].rstrip(), text[-1], h, char_width=0.5)
+            y += h + z.dots(0.6)
+            continue
         if style == "biohazard":
             side = z.dots(BIOHAZARD_SYMBOL_MM)
             z.graphic(left, y, symbol_bitmap(side))
@@ -630,13 +727,19 @@ class _Zpl:
 
     def din_text(self, x: int, y: int, din: str, height: int) -> None:
         """Eye-readable DIN and, in a ``^GB`` box beside it, its check character."""
-        shown = isbt128.format_din(din)
+        self.boxed_check_text(x, y, isbt128.format_din(din), isbt128.din_check_character(din),
+                              height)
+
+    def boxed_check_text(
+        self, x: int, y: int, shown: str, check: str, height: int, char_width: float = 0.6
+    ) -> None:
+        """One line of text and, in a ``^GB`` box beside it, a check character; the box
+        goes ``char_width`` × ``height`` a character after the text (ZPL cannot measure)."""
         self.text(x, y, shown, height)
         box = round(height * 1.2)
-        box_x = x + round(len(shown) * height * 0.6) + height // 2
+        box_x = x + round(len(shown) * height * char_width) + height // 2
         box_y = y - (box - height) // 2
         self.fields.append(f"^FO{box_x},{box_y}^GB{box},{box},2^FS")
-        check = isbt128.din_check_character(din)
         self.text(box_x, y, check, height, block_width=box, max_lines=1, justify="C")
 
     def document(self, width: int, height: int) -> bytes:
@@ -644,15 +747,12 @@ class _Zpl:
         return f"^XA\n^CI28\n^PW{width}\n^LL{height}\n^LH0,0\n{body}\n^XZ\n".encode()
 
 
-# Typographic characters that printer fonts may lack, with their ASCII spelling.
-_ZPL_ASCII = {"—": "-", "–": "-", "−": "-", "×": "x", "≤": "<=", "≥": ">=", "’": "'"}
-
-
 def _zpl_hex(text: str) -> str:
-    """Text for ``^FH_^FD``: dashes, ≤ … spelled in ASCII; ^ ~ _ \\ and other
-    non-ASCII characters as ``_XX`` UTF-8 bytes (``^CI28``)."""
+    """Text for ``^FH_^FD``: dashes, ≤, ×, superscript exponents … spelled in ASCII
+    (:func:`ascii_text`); ^ ~ _ \\ and other non-ASCII characters as ``_XX`` UTF-8
+    bytes (``^CI28``)."""
     out = []
-    for ch in "".join(_ZPL_ASCII.get(ch, ch) for ch in text):
+    for ch in ascii_text(text):
         if ch in "^~_\\" or ord(ch) > 126 or ord(ch) < 32:
             out.append("".join(f"_{byte:02X}" for byte in ch.encode("utf-8")))
         else:

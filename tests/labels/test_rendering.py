@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_raw
 import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
@@ -194,10 +195,78 @@ def test_dose_label_pdf_decodes_and_reads():
     assert re.search(r"G1234 25 123456\s*" + re.escape(label.check_character), text)
     for statement in [*label.statements, rendering.QUARANTINE_STATEMENT]:
         assert statement in text
-    for expected in ["MSC, autologous, cryopreserved", "1.00 x 10^8", "20 mL", "-150 C",
-                     "Example Cell Processing Facility", "1 Lab Street", "P-0042",
-                     "DOB 1970-01-31", "EXP 2025-12-31 23:59", "CHG123425000007"]:
+    cells, recipient = "Cells: 100 million (1.0 × 10⁸)", "Recipient: P-0042 · DOB 1970-01-31"
+    if not rendering.label_fonts().unicode:
+        cells = rendering.ascii_text(cells)
+    for expected in ["MSC, autologous, cryopreserved", cells, "20 mL", "-150 C",
+                     "Example Cell Processing Facility", "1 Lab Street", recipient,
+                     "EXP 2025-12-31 23:59", "Chain of identity: CHG123425000007 0"]:
         assert expected in text
+    assert text.count("Recipient") == 1
+
+
+# --- the text lines (issue 13: readable labels) --------------------------------------
+
+
+@pytest.mark.parametrize(("cells", "printed"), [
+    (0, "0"),
+    (850, "850"),
+    (340_000, "340,000"),
+    (999_999, "999,999"),
+    (1_000_000, "1 million (1.0 × 10⁶)"),
+    (1_234_567, "1.23 million (1.23 × 10⁶)"),
+    (1_235_000, "1.24 million (1.24 × 10⁶)"),  # half up
+    (12_345_678, "12.3 million (1.23 × 10⁷)"),
+    (20_000_000, "20 million (2.0 × 10⁷)"),
+    (100_000_000, "100 million (1.0 × 10⁸)"),
+    (123_456_789, "123 million (1.23 × 10⁸)"),
+    (999_600_000, "1 billion (1.0 × 10⁹)"),  # rounding carries into the next power
+    (2_500_000_000, "2.5 billion (2.5 × 10⁹)"),
+    (10**12, "1 trillion (1.0 × 10¹²)"),
+    (3 * 10**15, "3000 trillion (3.0 × 10¹⁵)"),
+    ("about 10^8 (estimated)", "about 10^8 (estimated)"),
+])
+def test_cell_count_is_printed_in_words_and_powers_of_ten(cells, printed):
+    assert rendering.format_cells(cells) == printed
+
+
+@pytest.mark.parametrize("cells", [-1, True])
+def test_cell_count_refuses_what_is_not_a_count(cells):
+    with pytest.raises(ValueError):
+        rendering.format_cells(cells)
+
+
+def test_ascii_text_spells_signs_and_exponents_for_printer_fonts():
+    assert rendering.ascii_text("20 million (2.0 × 10⁷)") == "20 million (2.0 x 10^7)"
+    assert rendering.ascii_text("1 trillion (1.0 × 10¹²)") == "1 trillion (1.0 x 10^12)"
+    assert rendering.ascii_text("≤ −150 °C — P-0042 · DOB") == "<= -150 °C - P-0042 · DOB"
+
+
+def test_text_lines_name_the_recipient_once_and_spell_out_the_chain_of_identity():
+    lines = make_label().text_lines()
+    assert ("strong", "Recipient: P-0042 · DOB 1970-01-31") in lines
+    assert [text for _style, text in lines if "Recipient" in text] == [
+        "Recipient: P-0042 · DOB 1970-01-31"]
+    # the chain of identity identifier, its check character last, printed boxed
+    assert ("check", "Chain of identity: CHG123425000007 0") in lines
+    assert ("body", "Cells: 100 million (1.0 × 10⁸)") in lines
+    assert not any(text.startswith("CoI") for _style, text in lines)
+    no_recipient = make_label(recipient_identifiers=[]).text_lines()
+    assert not any("Recipient" in text for _style, text in no_recipient)
+
+
+def test_chain_of_identity_check_character_is_boxed_in_the_pdf():
+    """The check character sits in a box right after the identifier, like the DIN's."""
+    pdf = pdfium.PdfDocument(rendering.dose_label_pdf(make_label()))
+    textpage = pdf[0].get_textpage()
+    text = textpage.get_text_range()
+    start = text.index("CHG123425000007 0") + len("CHG123425000007 ")
+    left, bottom, right, top = textpage.get_charbox(start)
+    ident_right = textpage.get_charbox(start - 2)[2]
+    boxes = [obj.get_bounds() for obj in pdf[0].get_objects()
+             if obj.type == pdfium_raw.FPDF_PAGEOBJ_PATH]
+    assert any(x0 < left and right < x1 and y0 < bottom and top < y1 and ident_right < x0
+               and x1 - x0 < 15 for x0, y0, x1, y1 in boxes)
 
 
 def test_check_character_is_never_encoded():
@@ -324,6 +393,15 @@ def test_dose_label_zpl_text_is_hex_escaped():
     assert_dose_symbols(decode(render_zpl(rendering.dose_label_zpl(ascii_label), 203)), ascii_label)
 
 
+def test_dose_label_zpl_text_lines_are_ascii_where_fonts_may_lack_signs():
+    zpl = rendering.dose_label_zpl(make_label()).decode()
+    assert "^FH_^FDCells: 100 million (1.0 x 10_5E8)^FS" in zpl  # "^" itself escaped
+    assert "Recipient: P-0042 _C2_B7 DOB 1970-01-31" in zpl  # "·" as UTF-8, like "°"
+    assert zpl.count("Recipient") == 1
+    assert re.search(r"\^FH_\^FDChain of identity: CHG123425000007\^FS\n\^FO\d+,\d+\^GB\d+,"
+                     r"\d+,2\^FS\n\^FO\d+,\d+\^A0N,\d+,\d+\^FB\d+,1,0,C,0\^FH_\^FD0\^FS", zpl)
+
+
 def test_dose_label_zpl_refuses_other_dpi():
     with pytest.raises(ValueError):
         rendering.dose_label_zpl(make_label(), dpi=600)
@@ -357,3 +435,15 @@ def test_in_process_label_zpl_with_batch_number_and_limits():
         rendering.in_process_label_zpl(InProcessLabel("B-1", [f"line {n}" for n in range(20)]))
     with pytest.raises(ValueError):
         rendering.in_process_label_zpl(label, dpi=600)
+
+
+def test_label_pictures_tool_renders_the_docs_pictures(tmp_path):
+    """tools/label_pictures.py renders docs/labels/*.png (851 px for 100 mm) from sample
+    data whose bar codes still read."""
+    from tools import label_pictures
+
+    assert label_pictures.main(["--out", str(tmp_path)]) == 0
+    for name, make in label_pictures.PICTURES.items():
+        image = Image.open(tmp_path / name)
+        assert image.size == (851, 851)
+        assert_dose_symbols(decode(image), make())
