@@ -161,7 +161,11 @@ SEGREGATED_STORAGE_NOTE = "store segregated: reactive autologous product ({marke
 def segregated_storage_note(batch: Batch) -> str | None:
     """SPEC §2: a reactive autologous result flags segregated storage — the note the batch and
     dose pages and API show; ``None`` when the product need not be stored apart."""
-    testing = batch_autologous_testing(batch)
+    return storage_note_of(batch_autologous_testing(batch))
+
+
+def storage_note_of(testing: AutologousTesting | None) -> str | None:
+    """:func:`segregated_storage_note` of testing already read."""
     if testing is None or not testing.segregated_storage:
         return None
     return SEGREGATED_STORAGE_NOTE.format(markers=", ".join(testing.reactive_markers))

@@ -387,18 +387,25 @@ class CollectionSchema(StrictSchema):
         return din_barcode_text(collection.din)
 
 
-def autologous_testing_out(batch) -> dict | None:
-    from batches.batch_records import batch_autologous_testing
+def autologous_testing_out(batch) -> dict[str, Any]:
+    """``infectious_disease_testing``, ``segregated_storage`` and ``segregated_storage_note``
+    of a batch, from one read of the patient's latest testing (a list dumps many batches)."""
+    from batches.batch_records import batch_autologous_testing, storage_note_of
 
     testing = batch_autologous_testing(batch)
-    if testing is None:
-        return None
-    at = testing.specimen_collected_at
-    return {"status": testing.status, "reactive_markers": list(testing.reactive_markers),
+    note = storage_note_of(testing)
+    out: dict[str, Any] = {"infectious_disease_testing": None,
+                           "segregated_storage": note is not None,
+                           "segregated_storage_note": note}
+    if testing is not None:
+        at = testing.specimen_collected_at
+        out["infectious_disease_testing"] = {
+            "status": testing.status, "reactive_markers": list(testing.reactive_markers),
             "pending_markers": list(testing.pending_markers),
             "screening_id": testing.screening_id,
             "specimen_collected_at": at.isoformat() if at else None,
             "segregated_storage": testing.segregated_storage}
+    return out
 
 
 class BatchSchema(StrictSchema):
@@ -429,25 +436,18 @@ class BatchSchema(StrictSchema):
     release_signature = fields.Nested(SignatureSchema, allow_none=True)
     rejection_signature = fields.Nested(SignatureSchema, allow_none=True)
     rejection_reason = fields.String(allow_none=True)
-    infectious_disease_testing = fields.Method("_testing", allow_none=True, metadata={
+    infectious_disease_testing = fields.Raw(dump_only=True, allow_none=True, metadata={
         "description": "autologous only (SPEC §2, 21 CFR 1271.90(c)): the patient's own "
                        "latest markers — status untested | pending | negative | reactive, "
                        "reactive_markers (CMV included), pending_markers, screening_id, "
                        "specimen_collected_at; null for an allogeneic batch. Never blocks."})
-    segregated_storage = fields.Method("_segregated_storage", metadata={
+    segregated_storage = fields.Boolean(dump_only=True, metadata={
         "description": "true when a reactive autologous result asks for segregated storage"})
-    segregated_storage_note = fields.Method("_segregated_storage_note", allow_none=True)
+    segregated_storage_note = fields.String(dump_only=True, allow_none=True)
 
-    def _testing(self, batch) -> dict | None:
-        return autologous_testing_out(batch)
-
-    def _segregated_storage_note(self, batch) -> str | None:
-        from batches.batch_records import segregated_storage_note
-
-        return segregated_storage_note(batch)
-
-    def _segregated_storage(self, batch) -> bool:
-        return self._segregated_storage_note(batch) is not None
+    @ma.post_dump(pass_original=True)
+    def _autologous_testing(self, data: dict[str, Any], batch, **_kwargs) -> dict[str, Any]:
+        return {**data, **autologous_testing_out(batch)}
 
     def _quarantine_reasons(self, batch) -> list[str]:
         from batches.batch_records import quarantine_reasons
@@ -540,9 +540,9 @@ class DoseSchema(StrictSchema):
     cells_per_kg = fields.Float(allow_none=True, metadata={
         "description": "cells per kg of the intended recipient (when the batch records the "
                        "weight)"})
-    segregated_storage = fields.Method("_segregated_storage", metadata={
+    segregated_storage = fields.Boolean(dump_only=True, metadata={
         "description": "true when the batch is a reactive autologous product (SPEC §2)"})
-    segregated_storage_note = fields.Method("_segregated_storage_note", allow_none=True)
+    segregated_storage_note = fields.String(dump_only=True, allow_none=True)
     formulated_at = fields.DateTime()
     formulated_by = fields.Function(lambda d: d.formulated_by.username)
     chain_of_identity = fields.Function(lambda d: d.batch.collection.chain_of_identity)
@@ -552,13 +552,11 @@ class DoseSchema(StrictSchema):
     barcodes = fields.Method("_barcodes")
     custody = fields.List(fields.Nested(CustodyEventSchema), attribute="custody_events")
 
-    def _segregated_storage_note(self, dose) -> str | None:
-        from batches.batch_records import segregated_storage_note
-
-        return segregated_storage_note(dose.batch)
-
-    def _segregated_storage(self, dose) -> bool:
-        return self._segregated_storage_note(dose) is not None
+    @ma.post_dump(pass_original=True)
+    def _segregated_storage(self, data: dict[str, Any], dose, **_kwargs) -> dict[str, Any]:
+        testing = autologous_testing_out(dose.batch)
+        return {**data, "segregated_storage": testing["segregated_storage"],
+                "segregated_storage_note": testing["segregated_storage_note"]}
 
     def _blocked_reasons(self, dose) -> list[str]:
         from batches.custody import dose_blocks

@@ -66,7 +66,7 @@ from __future__ import annotations
 import calendar
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -441,9 +441,8 @@ def autologous_testing(subject: Subject) -> AutologousTesting:
     screening = latest_donor_screening(subject)
     if screening is None:
         return autologous_testing_of(None)
-    found = autologous_testing_of(screening.markers)
-    return AutologousTesting(found.status, found.reactive_markers, found.pending_markers,
-                             screening.id, screening.specimen_collected_at)
+    return replace(autologous_testing_of(screening.markers), screening_id=screening.id,
+                   specimen_collected_at=screening.specimen_collected_at)
 
 
 def specimen_screenings(subject: Subject, specimen_collected_at: datetime

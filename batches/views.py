@@ -17,6 +17,7 @@ from batches.batch_records import (
     batch_autologous_testing,
     quarantine_reasons,
     segregated_storage_note,
+    storage_note_of,
 )
 from batches.change_rules import ChangeKind, ChangeStatus
 from batches.culture import current_passage, is_due, step_state
@@ -331,12 +332,13 @@ def _batch_page(batch_id: int, status: int = 200, errors: dict | None = None):
     now = clock.utcnow()
     steps = [{"step": s, "state": step_state(s, now), "due": is_due(s, now)}
              for s in services.list_steps(batch)]
+    testing = batch_autologous_testing(batch)
     return render_template(
         "batches/batch.html", batch=batch, steps=steps, errors=errors or {},
         quarantine=quarantine_reasons(batch), doses=batch.doses, form=request.form,
         step_types=_step_buttons(batch), passage=current_passage(batch),
         suspensions=services.open_suspensions(batch), history=services.suspensions(batch),
-        testing=batch_autologous_testing(batch), segregated=segregated_storage_note(batch)
+        testing=testing, segregated=storage_note_of(testing)
     ), status
 
 
